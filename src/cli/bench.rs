@@ -1,0 +1,99 @@
+//! `beyond bench`: speed on a preset, beside PyTorch measured in the same invocation.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use beyond::bench::{BenchOptions, compare_with_torch, measure};
+use beyond::jobs::Job;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Model shape, as in bench/torch_reference.py.
+    #[arg(long, default_value = "tiny", value_parser = ["nano", "tiny", "small", "base"])]
+    pub preset: String,
+    /// Timed forward passes.
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Tokens decoded after a 16-token prompt.
+    #[arg(long, default_value_t = 64)]
+    pub new_tokens: usize,
+    /// The PyTorch reference script to run beside (skipped when it does not exist).
+    #[arg(long, default_value = "../shared/bench/torch_reference.py")]
+    pub torch_reference: PathBuf,
+    /// Python interpreter with torch and transformers.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+    /// Do not run PyTorch.
+    #[arg(long)]
+    pub no_torch: bool,
+    #[command(flatten)]
+    pub common: super::Common,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let (device, info) = args.common.device()?;
+    let options = BenchOptions {
+        preset: args.preset.clone(),
+        steps: args.steps,
+        new_tokens: args.new_tokens,
+    };
+    let job = Job::spawn("bench", None, move |ctx| {
+        measure(&options, &device, &info, Some(ctx))
+    });
+    let mut report = super::render::follow(job, args.common.json)?;
+    if !args.no_torch {
+        if args.torch_reference.is_file() {
+            let torch_device = if report.device.kind == "gpu" {
+                "cuda"
+            } else {
+                "cpu"
+            };
+            compare_with_torch(
+                &mut report,
+                &args.torch_reference,
+                &args.python,
+                torch_device,
+                args.steps,
+            );
+        } else {
+            report.torch_error = Some(format!("{} not found", args.torch_reference.display()));
+        }
+    }
+    if args.common.json {
+        return super::print_json(&report);
+    }
+    println!(
+        "preset {} ({:.1} M params), batch {} x seq {}, on {}",
+        report.preset,
+        report.params as f64 / 1e6,
+        report.batch,
+        report.seq,
+        report.device.summary()
+    );
+    println!(
+        "{:<40} {:>14} {:>14}",
+        "engine", "forward tok/s", "decode tok/s"
+    );
+    let row = |f: &beyond::bench::EngineFigures| {
+        println!(
+            "{:<40} {:>14.0} {:>14.1}",
+            f.engine, f.forward_tokens_per_s, f.decode_tokens_per_s
+        )
+    };
+    row(&report.beyond);
+    match (&report.torch, &report.torch_error) {
+        (Some(t), _) => {
+            row(t);
+            println!(
+                "{:<40} {:>14.2} {:>14.2}",
+                "ratio (beyond / torch)",
+                report.forward_ratio.unwrap_or(f64::NAN),
+                report.decode_ratio.unwrap_or(f64::NAN)
+            );
+        }
+        (None, Some(e)) => println!("torch: not measured ({e})"),
+        (None, None) => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The headless face: `beyond <command>`. Each command starts core work and renders its events;
+//! with `--json` it prints one JSON object on stdout instead of text for people.
+
+mod bench;
+mod generate;
+mod info;
+mod logits;
+mod perplexity;
+mod render;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use beyond::device::{self, DeviceChoice, DeviceInfo};
+
+/// beyond: teach a LLaMA-architecture model a new language and measure what happened.
+#[derive(Debug, Parser)]
+#[command(name = "beyond", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Compute device: a GPU through wgpu (Vulkan, Metal, DX12, WebGPU) or the CPU.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Common {
+    /// Sets up the device and says which one it is (on stderr, so stdout stays clean).
+    pub fn device(&self) -> anyhow::Result<(burn::tensor::Device, DeviceInfo)> {
+        let (device, info) = device::select(self.device)?;
+        if !self.json {
+            eprintln!("device: {}", info.summary());
+        }
+        Ok((device, info))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Describe a model directory: architecture, parameters, dtype, memory, tokenizer.
+    Info(info::InfoArgs),
+    /// Write a model's logits for some tokens to a safetensors file.
+    Logits(logits::LogitsArgs),
+    /// Generate text from a prompt, streaming it as it comes.
+    Generate(generate::GenerateArgs),
+    /// Evaluate models.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+    /// Measure speed on the presets, beside PyTorch measured in the same run.
+    Bench(bench::BenchArgs),
+    /// Open the desktop app (the same as running `beyond` alone).
+    Gui,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Perplexity and bits per byte on text, one sequence per non-empty line.
+    Perplexity(perplexity::PerplexityArgs),
+}
+
+/// A model directory argument.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArg {
+    /// HF model directory (config.json, model.safetensors or shards, tokenizer.json).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+}
+
+/// Runs a parsed command.
+pub fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Info(a) => info::run(a),
+        Command::Logits(a) => logits::run(a),
+        Command::Generate(a) => generate::run(a),
+        Command::Eval(EvalCommand::Perplexity(a)) => perplexity::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Gui => crate::app::run(),
+    }
+}
+
+/// Whether the command asked for JSON (errors are then printed as JSON too).
+pub fn wants_json(command: &Command) -> bool {
+    match command {
+        Command::Info(a) => a.common.json,
+        Command::Logits(a) => a.common.json,
+        Command::Generate(a) => a.common.json,
+        Command::Eval(EvalCommand::Perplexity(a)) => a.common.json,
+        Command::Bench(a) => a.common.json,
+        Command::Gui => false,
+    }
+}
+
+/// Prints a value as one line of JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}

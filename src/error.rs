@@ -1,0 +1,79 @@
+//! The library's error type: every message names the file (or input) and what is wrong with it.
+
+use std::path::PathBuf;
+
+/// Errors the core library reports. Faces (CLI, GUI, web) turn them into messages for people.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file was read but its content is not what it should be.
+    #[error("{path}: {reason}")]
+    BadFile { path: PathBuf, reason: String },
+    /// A model configuration that cannot describe a working model.
+    #[error("{path}: invalid model configuration: {reason}")]
+    BadConfig { path: PathBuf, reason: String },
+    /// A weight that is missing, misnamed, or of the wrong shape or type.
+    #[error("{path}: tensor `{tensor}`: {reason}")]
+    BadTensor {
+        path: PathBuf,
+        tensor: String,
+        reason: String,
+    },
+    /// A tokenizer that cannot be used with this model.
+    #[error("{path}: tokenizer: {reason}")]
+    Tokenizer { path: PathBuf, reason: String },
+    /// Input given on the command line or through the GUI that cannot be used.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A compute device that could not be set up.
+    #[error("device: {0}")]
+    Device(String),
+    /// The job was cancelled before it finished.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    #[cfg_attr(not(feature = "native"), allow(dead_code))]
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn bad_file(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::BadFile {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn bad_config(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::BadConfig {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn bad_tensor(
+        path: impl Into<PathBuf>,
+        tensor: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::BadTensor {
+            path: path.into(),
+            tensor: tensor.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

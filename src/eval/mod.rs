@@ -1,0 +1,3 @@
+//! Measuring models: perplexity and bits per byte on held-out text.
+
+pub mod perplexity;

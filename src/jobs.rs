@@ -1,0 +1,234 @@
+//! Long work as jobs: a job runs apart from its caller, reports typed events through a channel,
+//! and can be cancelled. The CLI draws the events as progress bars, the GUI as panels; neither
+//! holds the work itself.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// What a job reports while it runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The job began.
+    Started { job: String },
+    /// `done` of `total` units (`total` unknown when `None`).
+    Progress {
+        stage: String,
+        done: u64,
+        total: Option<u64>,
+        unit: String,
+    },
+    /// A generated token and the text it completes.
+    Token { id: u32, text: String },
+    /// A measured value at a step (loss, tokens per second, ...).
+    Metric { name: String, step: u64, value: f64 },
+    /// A line for people.
+    Message { text: String },
+    /// The job ended; `error` says why when it failed.
+    Finished { ok: bool, error: Option<String> },
+}
+
+/// Asks a job to stop at its next check.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Called after each event, so a GUI can repaint.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// What the work of a job gets: a way to report and a way to learn it should stop.
+#[derive(Clone)]
+pub struct JobContext {
+    tx: Sender<Event>,
+    cancel: CancelToken,
+    waker: Option<Waker>,
+}
+
+impl JobContext {
+    /// A context whose events go to `tx` (for running work in the caller's thread).
+    pub fn new(tx: Sender<Event>, cancel: CancelToken, waker: Option<Waker>) -> Self {
+        Self { tx, cancel, waker }
+    }
+
+    /// Reports an event; a caller that stopped listening is not an error.
+    pub fn emit(&self, event: Event) {
+        let _ = self.tx.send(event);
+        if let Some(w) = &self.waker {
+            w();
+        }
+    }
+
+    /// Reports progress of a stage.
+    pub fn progress(&self, stage: &str, done: u64, total: Option<u64>, unit: &str) {
+        self.emit(Event::Progress {
+            stage: stage.into(),
+            done,
+            total,
+            unit: unit.into(),
+        });
+    }
+
+    /// Reports a line for people.
+    pub fn message(&self, text: impl Into<String>) {
+        self.emit(Event::Message { text: text.into() });
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// `Err(Cancelled)` once cancellation was asked for.
+    pub fn check_cancelled(&self) -> Result<()> {
+        match self.is_cancelled() {
+            true => Err(Error::Cancelled),
+            false => Ok(()),
+        }
+    }
+}
+
+/// A running (or finished) job that produces a `T`.
+pub struct Job<T> {
+    /// Events in the order the job emitted them, ending with `Finished`.
+    pub events: Receiver<Event>,
+    cancel: CancelToken,
+    result: Arc<Mutex<Option<Result<T>>>>,
+    #[cfg(not(target_family = "wasm"))]
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl<T: Send + 'static> Job<T> {
+    /// Starts `work` on its own thread (inline on the web, which has none).
+    pub fn spawn(
+        name: &str,
+        waker: Option<Waker>,
+        work: impl FnOnce(&JobContext) -> Result<T> + Send + 'static,
+    ) -> Self {
+        let (tx, events) = channel();
+        let cancel = CancelToken::default();
+        let ctx = JobContext::new(tx, cancel.clone(), waker);
+        let result = Arc::new(Mutex::new(None));
+        let slot = result.clone();
+        let name = name.to_string();
+        let run = move || {
+            ctx.emit(Event::Started { job: name });
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&ctx)))
+                .unwrap_or_else(|panic| {
+                    let what = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "unknown failure".into());
+                    Err(Error::InvalidInput(format!("internal error: {what}")))
+                });
+            let finished = Event::Finished {
+                ok: outcome.is_ok(),
+                error: outcome.as_ref().err().map(|e| e.to_string()),
+            };
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(outcome);
+            }
+            ctx.emit(finished);
+        };
+        #[cfg(not(target_family = "wasm"))]
+        let handle = Some(std::thread::spawn(run));
+        #[cfg(target_family = "wasm")]
+        run();
+        Self {
+            events,
+            cancel,
+            result,
+            #[cfg(not(target_family = "wasm"))]
+            handle,
+        }
+    }
+
+    /// Asks the job to stop.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// A token that cancels this job, for handing to another thread (a Ctrl-C handler).
+    pub fn cancel_token(&self) -> CancelToken {
+        self.cancel.clone()
+    }
+
+    /// The result, once the job has finished; `None` while it runs or after it was taken.
+    pub fn try_result(&self) -> Option<Result<T>> {
+        self.result.lock().ok()?.take()
+    }
+
+    /// Waits for the job to finish and returns its result.
+    #[cfg_attr(target_family = "wasm", allow(unused_mut))]
+    pub fn wait(mut self) -> Result<T> {
+        #[cfg(not(target_family = "wasm"))]
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        self.try_result()
+            .unwrap_or_else(|| Err(Error::InvalidInput("the job ended without a result".into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_arrive_in_order_and_end_with_finished() {
+        let job = Job::spawn("count", None, |ctx| {
+            for i in 0..3 {
+                ctx.progress("counting", i + 1, Some(3), "items");
+            }
+            Ok(42)
+        });
+        let events: Vec<Event> = job.events.iter().collect();
+        assert_eq!(
+            events.first(),
+            Some(&Event::Started {
+                job: "count".into()
+            })
+        );
+        assert_eq!(
+            events.last(),
+            Some(&Event::Finished {
+                ok: true,
+                error: None
+            })
+        );
+        assert_eq!(events.len(), 5);
+        assert_eq!(job.wait().unwrap(), 42);
+    }
+
+    #[test]
+    fn cancel_stops_the_work() {
+        let job: Job<u32> = Job::spawn("spin", None, |ctx| {
+            loop {
+                ctx.check_cancelled()?;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
+        job.cancel();
+        assert!(matches!(job.wait(), Err(Error::Cancelled)));
+    }
+
+    #[test]
+    fn a_panic_becomes_an_error() {
+        let job: Job<()> = Job::spawn("boom", None, |_| panic!("kaput"));
+        let err = job.wait().unwrap_err().to_string();
+        assert!(err.contains("kaput"), "{err}");
+    }
+}

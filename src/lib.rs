@@ -1,0 +1,20 @@
+//! beyond: a workbench for language capability transfer.
+//!
+//! Take a LLaMA-architecture model that knows mostly English, teach it another language, and
+//! measure what happened, after Zhao et al., "LLaMA Beyond English: An Empirical Study on Language
+//! Capability Transfer" (2024). This crate is the core; the CLI, the desktop app and the web build
+//! are faces that start its jobs and render their events.
+
+#[cfg(feature = "native")]
+pub mod bench;
+pub mod device;
+pub mod error;
+pub mod eval;
+pub mod jobs;
+pub mod model;
+pub mod train;
+
+#[cfg(feature = "native")]
+pub mod fsx;
+
+pub use error::{Error, Result};

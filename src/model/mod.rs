@@ -1,0 +1,19 @@
+//! The LLaMA model: configuration, layers, checkpoints, tokenizer and generation.
+
+pub mod cache;
+pub mod checkpoint;
+pub mod config;
+pub mod generate;
+pub mod llama;
+pub mod loaded;
+pub mod rope;
+pub mod tokenizer;
+pub mod weights;
+
+pub use cache::KvCache;
+pub use checkpoint::{Checkpoint, LoadReport, SaveOptions};
+pub use config::{HfConfig, LlamaConfig, StorageDType};
+pub use generate::{Generation, SamplingConfig, StopReason, generate};
+pub use llama::{ForwardOptions, IGNORE_INDEX, Llama, causal_lm_loss};
+pub use loaded::{LoadedModel, ModelInfo};
+pub use tokenizer::TextTokenizer;

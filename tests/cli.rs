@@ -1,0 +1,169 @@
+//! The CLI end to end on the HF-made fixture: every command with `--json` prints one JSON object,
+//! and its numbers agree with transformers.
+
+mod common;
+
+use std::process::Command;
+
+fn beyond(args: &[&str]) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_beyond"))
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "beyond {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one JSON object on stdout: {stdout}");
+    serde_json::from_str(lines[0]).unwrap()
+}
+
+fn fixture() -> String {
+    common::fixture_a().display().to_string()
+}
+
+#[test]
+fn info_describes_the_fixture() {
+    let info = beyond(&["info", "--model", &fixture(), "--json"]);
+    // 2 * 32000 * 64 (embedding, untied head) + 2 layers + final norm.
+    let per_layer = 64 * 64 + 2 * 64 * 32 + 64 * 64 + 3 * 64 * 176 + 2 * 64;
+    assert_eq!(info["parameters"], 2 * 32000 * 64 + 2 * per_layer + 64);
+    assert_eq!(info["dtype_on_disk"], "f32");
+    assert_eq!(info["architecture"]["num_kv_heads"], 2);
+    assert_eq!(info["tokenizer"]["vocab_size"], 32000);
+    assert_eq!(info["tokenizer"]["kind"], "BPE (byte fallback)");
+}
+
+#[test]
+fn logits_from_text_match_transformers() {
+    let reference = common::reference_json(&common::fixture_a());
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("logits.safetensors");
+    let text = reference["prompts"][2].as_str().unwrap();
+    let json = beyond(&[
+        "logits",
+        "--model",
+        &fixture(),
+        "--device",
+        "cpu",
+        "--text",
+        text,
+        "--out",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    let ids = common::ids(&reference["input_ids"][2]);
+    assert_eq!(
+        common::ids(&json["ids"]),
+        ids,
+        "BOS added as the tokenizer adds it"
+    );
+    let got = common::read_tensor(&file, "logits", &[ids.len(), 32000]);
+    let expected = common::reference_tensor(&common::fixture_a(), "logits_2", &[ids.len(), 32000]);
+    assert!(common::max_abs_diff(&got, &expected) <= 1e-4);
+}
+
+#[test]
+fn generate_greedy_matches_the_reference_continuation() {
+    let reference = common::reference_json(&common::fixture_a());
+    let prompt = reference["prompts"][1].as_str().unwrap();
+    let expected = common::ids(&reference["greedy_ids"]);
+    let new = (expected.len() - common::ids(&reference["input_ids"][1]).len()).to_string();
+    let json = beyond(&[
+        "generate",
+        "--model",
+        &fixture(),
+        "--device",
+        "cpu",
+        "--prompt",
+        prompt,
+        "--greedy",
+        "--max-new-tokens",
+        &new,
+        "--json",
+    ]);
+    assert_eq!(common::ids(&json["ids"]), expected);
+    assert!(json["text"].as_str().is_some());
+}
+
+#[test]
+fn sampling_is_seeded() {
+    let run = |seed: &str| {
+        beyond(&[
+            "generate",
+            "--model",
+            &fixture(),
+            "--device",
+            "cpu",
+            "--prompt",
+            "Everyone has",
+            "--temperature",
+            "0.8",
+            "--top-p",
+            "0.9",
+            "--top-k",
+            "50",
+            "--seed",
+            seed,
+            "--max-new-tokens",
+            "12",
+            "--json",
+        ])["ids"]
+            .clone()
+    };
+    assert_eq!(run("3"), run("3"));
+    assert_ne!(run("3"), run("4"));
+}
+
+/// Reference computed once with transformers 5.23 / tokenizers 0.23.3 on tests/fixtures/text/udhr-mixed.txt:
+/// for each non-empty line, `ids = Tokenizer.from_file(tokenizer.json).encode(line).ids` (BOS added),
+/// `loss = LlamaForCausalLM(...)(ids, labels=ids).loss`, summed as `loss * (len(ids) - 1)`.
+#[test]
+fn perplexity_matches_transformers() {
+    let text =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/text/udhr-mixed.txt");
+    for batch in ["1", "8"] {
+        let json = beyond(&[
+            "eval",
+            "perplexity",
+            "--model",
+            &fixture(),
+            "--device",
+            "cpu",
+            "--text",
+            text.to_str().unwrap(),
+            "--batch-size",
+            batch,
+            "--json",
+        ]);
+        assert_eq!(json["sequences"], 5);
+        assert_eq!(json["tokens"], 80);
+        assert_eq!(json["bytes"], 296);
+        let nll = json["nll_per_token"].as_f64().unwrap();
+        assert!(
+            (nll - 11.151522850990295).abs() < 1e-4,
+            "batch {batch}: {nll}"
+        );
+        let bpb = json["bits_per_byte"].as_f64().unwrap();
+        assert!(
+            (bpb - 4.3481747879685555).abs() < 1e-4,
+            "batch {batch}: {bpb}"
+        );
+        let ppl = json["perplexity"].as_f64().unwrap();
+        assert!((ppl / 69669.84414602464 - 1.0).abs() < 1e-3);
+    }
+}
+
+#[test]
+fn errors_are_json_when_asked() {
+    let output = Command::new(env!("CARGO_BIN_EXE_beyond"))
+        .args(["info", "--model", "/nonexistent", "--json"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(json["error"].as_str().unwrap().contains("/nonexistent"));
+}
