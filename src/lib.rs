@@ -7,6 +7,7 @@
 
 #[cfg(feature = "native")]
 pub mod bench;
+pub mod data;
 pub mod device;
 pub mod error;
 pub mod eval;

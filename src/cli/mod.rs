@@ -7,6 +7,7 @@ mod info;
 mod logits;
 mod perplexity;
 mod render;
+mod train;
 
 use std::path::PathBuf;
 
@@ -55,6 +56,8 @@ pub enum Command {
     /// Evaluate models.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Train: continued pretraining or instruction tuning, from a TOML run manifest.
+    Train(train::TrainArgs),
     /// Measure speed on the presets, beside PyTorch measured in the same run.
     Bench(bench::BenchArgs),
     /// Open the desktop app (the same as running `beyond` alone).
@@ -83,6 +86,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Generate(a) => generate::run(a),
         Command::Eval(EvalCommand::Perplexity(a)) => perplexity::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Train(a) => train::run(a),
         Command::Gui => crate::app::run(),
     }
 }
@@ -95,6 +99,7 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Generate(a) => a.common.json,
         Command::Eval(EvalCommand::Perplexity(a)) => a.common.json,
         Command::Bench(a) => a.common.json,
+        Command::Train(a) => a.common.json,
         Command::Gui => false,
     }
 }

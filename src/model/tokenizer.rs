@@ -117,6 +117,18 @@ impl TextTokenizer {
             })
     }
 
+    /// Token ids of many texts at once, in parallel where the platform has threads; no special
+    /// tokens are added.
+    pub fn encode_batch(&self, texts: Vec<String>) -> Result<Vec<Vec<u32>>> {
+        self.inner
+            .encode_batch(texts, false)
+            .map(|all| all.into_iter().map(|e| e.get_ids().to_vec()).collect())
+            .map_err(|e| Error::Tokenizer {
+                path: self.path.clone(),
+                reason: format!("cannot encode: {e}"),
+            })
+    }
+
     /// Text of `ids`, special tokens left out.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         self.inner.decode(ids, true).map_err(|e| Error::Tokenizer {

@@ -100,6 +100,12 @@ impl WeightSet {
         self.index.contains_key(name)
     }
 
+    /// The stored shape of `name`.
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        let file = self.files.get(*self.index.get(name)?)?;
+        file.entries.get(name).map(|e| e.shape.as_slice())
+    }
+
     /// The file that holds `name`, or the first file when none does (for error messages).
     pub fn path_of(&self, name: &str) -> &Path {
         let i = self.index.get(name).copied().unwrap_or(0);

@@ -1,9 +1,16 @@
-//! Training: continued pretraining and instruction tuning.
+//! Training: continued pretraining and instruction tuning, resumable, with live progress.
 
+pub mod config;
 pub mod optim;
 pub mod params;
+pub mod run;
+pub mod schedule;
+pub mod sft;
 pub mod step;
 
+pub use config::{RunConfig, Stage};
 pub use optim::{AdamWConfig, Optimizer, OptimizerConfig, clip_global_norm, grad_norms};
 pub use params::{NamedParam, Trainable, named_params};
+pub use run::{StepMetrics, TrainReport, TrainerState, train};
+pub use schedule::{Decay, Schedule};
 pub use step::{Batch, batch_loss, loss_and_grads};
