@@ -34,6 +34,8 @@ pub struct BenchOptions {
     pub steps: usize,
     /// Tokens to decode after a 16-token prompt.
     pub new_tokens: usize,
+    /// Also time training steps (forward, backward, AdamW).
+    pub train: bool,
 }
 
 /// Figures of one engine.
@@ -44,6 +46,9 @@ pub struct EngineFigures {
     pub decode_tokens_per_s: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_tokens_per_s: Option<f64>,
+    /// Peak resident memory of the process that measured, in bytes (where the OS tells).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_memory_bytes: Option<u64>,
 }
 
 /// The measurement with its context.
@@ -62,6 +67,7 @@ pub struct BenchReport {
     /// Ours divided by PyTorch's.
     pub forward_ratio: Option<f64>,
     pub decode_ratio: Option<f64>,
+    pub train_ratio: Option<f64>,
 }
 
 /// Measures this engine on `device`.
@@ -130,6 +136,10 @@ pub fn measure(
     let decode_s = started.elapsed().as_secs_f64();
     step(ctx, "decode", 1, 1);
     let new_tokens = out.ids.len() - out.prompt_len;
+    let train_tokens_per_s = match options.train {
+        true => Some((batch * seq) as f64 / time_training(model, &rows, options.steps, ctx)?),
+        false => None,
+    };
     Ok(BenchReport {
         preset: options.preset.clone(),
         device: info.clone(),
@@ -145,13 +155,124 @@ pub fn measure(
             ),
             forward_tokens_per_s: (batch * seq) as f64 / forward_s,
             decode_tokens_per_s: new_tokens as f64 / decode_s,
-            train_tokens_per_s: None,
+            train_tokens_per_s,
+            peak_memory_bytes: peak_memory_bytes(),
         },
         torch: None,
         torch_error: None,
         forward_ratio: None,
         decode_ratio: None,
+        train_ratio: None,
     })
+}
+
+/// Seconds per training step (forward, backward, AdamW update) on `rows` as inputs and labels,
+/// as the PyTorch reference times `model(input_ids=x, labels=x).loss.backward(); opt.step()`.
+fn time_training(
+    model: Llama,
+    rows: &[Vec<u32>],
+    steps: usize,
+    ctx: Option<&JobContext>,
+) -> Result<f64> {
+    use crate::train::{Batch, Optimizer, OptimizerConfig, loss_and_grads, named_params};
+    use burn::module::Module;
+    let batch = Batch {
+        input_ids: rows.to_vec(),
+        labels: rows
+            .iter()
+            .map(|r| r.iter().map(|&t| t as i64).collect())
+            .collect(),
+        attention_mask: None,
+    };
+    let mut model = model.train();
+    let params = named_params(&model);
+    let mut optimizer = Optimizer::new(OptimizerConfig::AdamW(Default::default()));
+    let mut run = |model: Llama| {
+        let (_, grads) = loss_and_grads(&model, &batch, &params, 1.0);
+        optimizer.step(model, &grads, &params, 1e-4)
+    };
+    model = run(model); // warm-up
+    let started = Instant::now();
+    for i in 0..steps {
+        if let Some(c) = ctx {
+            c.check_cancelled()?;
+            c.progress("train", i as u64 + 1, Some(steps as u64), "steps");
+        }
+        model = run(model);
+    }
+    // The last update is done when its weights can be read.
+    let _ = model
+        .embed_tokens
+        .weight
+        .val()
+        .slice(s![0..1, 0..1])
+        .into_data();
+    Ok(started.elapsed().as_secs_f64() / steps.max(1) as f64)
+}
+
+/// The process's peak resident memory (Linux: `VmHWM` of `/proc/self/status`).
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Peak resident memory (`VmHWM`) of a running process, Linux only.
+fn process_peak_memory_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Runs `command` to the end, sampling its peak resident memory while it runs.
+fn output_with_peak_memory(
+    command: &mut Command,
+) -> std::io::Result<(std::process::Output, Option<u64>)> {
+    use std::process::Stdio;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let pid = child.id();
+    // Drain the pipes on threads so the child never blocks on a full pipe.
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let read_out = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(o) = out.as_mut() {
+            let _ = std::io::Read::read_to_end(o, &mut buf);
+        }
+        buf
+    });
+    let read_err = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(e) = err.as_mut() {
+            let _ = std::io::Read::read_to_end(e, &mut buf);
+        }
+        buf
+    });
+    let mut peak = None;
+    let status = loop {
+        if let Some(p) = process_peak_memory_bytes(pid) {
+            peak = Some(peak.map_or(p, |q: u64| q.max(p)));
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let stdout = read_out.join().unwrap_or_default();
+    let stderr = read_err.join().unwrap_or_default();
+    Ok((
+        std::process::Output {
+            status,
+            stdout,
+            stderr,
+        },
+        peak,
+    ))
 }
 
 /// Runs the PyTorch reference script for the same preset and adds its figures and the ratios.
@@ -162,7 +283,8 @@ pub fn compare_with_torch(
     device: &str,
     steps: usize,
 ) {
-    let output = Command::new(python)
+    let mut command = Command::new(python);
+    command
         .arg(script)
         .args(["--preset", &report.preset, "--device", device])
         .args([
@@ -170,8 +292,11 @@ pub fn compare_with_torch(
             &steps.to_string(),
             "--new-tokens",
             &report.new_tokens.to_string(),
-        ])
-        .output();
+        ]);
+    let (output, peak) = match output_with_peak_memory(&mut command) {
+        Ok((o, peak)) => (Ok(o), peak),
+        Err(e) => (Err(e), None),
+    };
     let parsed = match output {
         Err(e) => Err(format!("could not run {python}: {e}")),
         Ok(o) if !o.status.success() => Err(format!(
@@ -194,7 +319,13 @@ pub fn compare_with_torch(
         }
     };
     match parsed {
-        Ok(torch) => {
+        Ok(mut torch) => {
+            torch.peak_memory_bytes = peak;
+            report.train_ratio = report
+                .beyond
+                .train_tokens_per_s
+                .zip(torch.train_tokens_per_s)
+                .map(|(ours, theirs)| ours / theirs);
             report.forward_ratio =
                 Some(report.beyond.forward_tokens_per_s / torch.forward_tokens_per_s);
             report.decode_ratio =

@@ -428,3 +428,31 @@ fn the_shipped_example_manifests_read() {
             .unwrap();
     assert_eq!(template, beyond::data::instruct::Template::default());
 }
+
+#[test]
+fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = pretrain_manifest(dir.path(), 40 * 256, "[checkpoint]\nevery = 1\nkeep = 1\n");
+    // SGD with an absurd rate and no clipping: the weights blow up within a few steps.
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("lr = 1e-2", "lr = 1e30")
+        .replace("[eval]", "[optimizer]\nkind = \"sgd\"\n\n[eval]");
+    std::fs::write(&manifest, text).unwrap();
+    let out = beyond(&[
+        "train",
+        "--config",
+        manifest.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(" became "), "{stderr}");
+    assert!(stderr.contains("last good checkpoint is step"), "{stderr}");
+    // The checkpoint it names is whole and loads.
+    let (step, last) = checkpoints(&dir.path().join("run")).pop().unwrap();
+    assert!(stderr.contains(&format!("step {step}")), "{stderr}");
+    let info = beyond(&["info", "--model", last.to_str().unwrap(), "--json"]);
+    assert!(info.status.success());
+}

@@ -7,8 +7,20 @@ use clap::Args;
 use beyond::bench::{BenchOptions, compare_with_torch, measure};
 use beyond::jobs::Job;
 
+/// What to time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchWhat {
+    /// Forward passes and greedy decoding.
+    Infer,
+    /// Also training steps (forward, backward, AdamW), with peak memory.
+    Train,
+}
+
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// `infer` (the default) or `train`.
+    #[arg(value_enum, default_value_t = BenchWhat::Infer)]
+    pub what: BenchWhat,
     /// Model shape, as in bench/torch_reference.py.
     #[arg(long, default_value = "tiny", value_parser = ["nano", "tiny", "small", "base"])]
     pub preset: String,
@@ -37,6 +49,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         preset: args.preset.clone(),
         steps: args.steps,
         new_tokens: args.new_tokens,
+        train: args.what == BenchWhat::Train,
     };
     let job = Job::spawn("bench", None, move |ctx| {
         measure(&options, &device, &info, Some(ctx))
@@ -72,13 +85,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         report.device.summary()
     );
     println!(
-        "{:<40} {:>14} {:>14}",
-        "engine", "forward tok/s", "decode tok/s"
+        "{:<40} {:>14} {:>14} {:>14} {:>12}",
+        "engine", "forward tok/s", "decode tok/s", "train tok/s", "peak MiB"
     );
+    let opt =
+        |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
     let row = |f: &beyond::bench::EngineFigures| {
         println!(
-            "{:<40} {:>14.0} {:>14.1}",
-            f.engine, f.forward_tokens_per_s, f.decode_tokens_per_s
+            "{:<40} {:>14.0} {:>14.1} {:>14} {:>12}",
+            f.engine,
+            f.forward_tokens_per_s,
+            f.decode_tokens_per_s,
+            opt(f.train_tokens_per_s, 0),
+            opt(f.peak_memory_bytes.map(|b| b as f64 / (1 << 20) as f64), 0)
         )
     };
     row(&report.beyond);
@@ -86,10 +105,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         (Some(t), _) => {
             row(t);
             println!(
-                "{:<40} {:>14.2} {:>14.2}",
+                "{:<40} {:>14.2} {:>14.2} {:>14}",
                 "ratio (beyond / torch)",
                 report.forward_ratio.unwrap_or(f64::NAN),
-                report.decode_ratio.unwrap_or(f64::NAN)
+                report.decode_ratio.unwrap_or(f64::NAN),
+                opt(report.train_ratio, 2)
             );
         }
         (None, Some(e)) => println!("torch: not measured ({e})"),

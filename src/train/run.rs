@@ -250,10 +250,15 @@ pub fn train(
             accumulate(&mut grads, micro, &params);
             remaining -= n;
         }
-        if !loss_sum.is_finite() {
+        let grad_norm = clip_global_norm(&mut grads, &params, config.optimizer.clip_norm);
+        if !loss_sum.is_finite() || !grad_norm.is_finite() {
+            let what = match loss_sum.is_finite() {
+                true => format!("the gradient norm became {grad_norm}"),
+                false => format!("the loss became {loss_sum}"),
+            };
             let last = run.list_checkpoints()?.last().map(|(s, _)| *s);
             return Err(Error::InvalidInput(format!(
-                "the loss became {loss_sum} at step {}; stopped. The last good checkpoint is {}",
+                "{what} at step {}; stopped. The last good checkpoint is {}",
                 state.step + 1,
                 match last {
                     Some(s) => format!("step {s} in {}", run.checkpoints().display()),
@@ -261,7 +266,6 @@ pub fn train(
                 }
             )));
         }
-        let grad_norm = clip_global_norm(&mut grads, &params, config.optimizer.clip_norm);
         let lr = config.schedule.lr_at(state.step, total_steps);
         model = optimizer.step(model, &grads, &params, lr);
         state.step += 1;
