@@ -456,3 +456,130 @@ fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
     let info = beyond(&["info", "--model", last.to_str().unwrap(), "--json"]);
     assert!(info.status.success());
 }
+
+#[test]
+fn lora_trains_adapters_merges_them_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("lora.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            r#"
+stage = "pretrain"
+output = "run"
+seed = 3
+[model]
+base = "{base}"
+[data]
+seq_len = 48
+batch_size = 4
+shuffle_buffer = 8
+[[data.corpus]]
+name = "zh"
+path = "{zh}"
+[budget]
+tokens = {tokens}
+[optimizer]
+kind = "adamw"
+weight_decay = 0.0
+[optimizer.lora]
+rank = 4
+alpha = 8
+targets = ["q_proj", "v_proj", "up_proj", "down_proj"]
+train_embeddings = true
+[schedule]
+lr = 2e-2
+warmup_steps = 2
+[checkpoint]
+every = 10
+keep = 2
+[eval]
+every = 0
+"#,
+            base = common::fixture_a().display(),
+            zh = udhr("zh").display(),
+            tokens = 20 * 4 * 48,
+        ),
+    )
+    .unwrap();
+    let args = [
+        "train",
+        "--config",
+        manifest.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--json",
+    ];
+    let a = json_of(&beyond(&args));
+    let run = dir.path().join("run");
+    let m = metrics(&run);
+    let first = m[0]["loss"].as_f64().unwrap();
+    let last = m[19]["loss"].as_f64().unwrap();
+    assert!(last < first - 1.0, "loss {first} -> {last}");
+    // Checkpoints keep the frozen base and the adapters apart.
+    let step10 = run.join("checkpoints/step-00000010");
+    assert!(step10.join("adapters.safetensors").is_file());
+    let ck = beyond::model::Checkpoint::open(&step10).unwrap();
+    let base_ck = beyond::model::Checkpoint::open(&common::fixture_a()).unwrap();
+    let q = "model.layers.0.self_attn.q_proj.weight";
+    assert_eq!(
+        ck.weights
+            .read(q, &[64, 64])
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap(),
+        base_ck
+            .weights
+            .read(q, &[64, 64])
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap(),
+        "the base stays frozen"
+    );
+    // The exported model has the adapters merged: q_proj changed, k_proj (no adapter) did not.
+    let fin = beyond::model::Checkpoint::open(&run.join("final")).unwrap();
+    let k = "model.layers.0.self_attn.k_proj.weight";
+    assert_ne!(
+        fin.weights
+            .read(q, &[64, 64])
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap(),
+        base_ck
+            .weights
+            .read(q, &[64, 64])
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap()
+    );
+    assert_eq!(
+        fin.weights
+            .read(k, &[32, 64])
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap(),
+        base_ck
+            .weights
+            .read(k, &[32, 64])
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap()
+    );
+    // As if killed after step 10: resuming gives the same final model.
+    let final_weights = std::fs::read(run.join("final/model.safetensors")).unwrap();
+    std::fs::remove_dir_all(run.join("final")).unwrap();
+    std::fs::remove_dir_all(run.join("checkpoints/step-00000020")).unwrap();
+    let resume = [
+        "train",
+        "--config",
+        manifest.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--resume",
+        "--json",
+    ];
+    let b = json_of(&beyond(&resume));
+    assert_eq!(b["resumed_from_step"], 10);
+    assert_eq!(a["final_loss"], b["final_loss"]);
+    assert!(std::fs::read(run.join("final/model.safetensors")).unwrap() == final_weights);
+}

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::lora::LoraConfig;
 use super::optim::{AdamWConfig, OptimizerConfig};
 use super::params::Trainable;
 use super::schedule::Schedule;
@@ -111,6 +112,8 @@ pub struct OptimConfig {
     /// Clip the global gradient norm to this value.
     pub clip_norm: Option<f64>,
     pub trainable: Trainable,
+    /// Train LoRA adapters instead of the weights (merged into them on export).
+    pub lora: Option<LoraConfig>,
 }
 
 impl Default for OptimConfig {
@@ -125,6 +128,7 @@ impl Default for OptimConfig {
             decay_norms_and_embeddings: adamw.decay_norms_and_embeddings,
             clip_norm: Some(1.0),
             trainable: Trainable::All,
+            lora: None,
         }
     }
 }
@@ -294,6 +298,12 @@ impl RunConfig {
                 "[budget] tokens = {} is smaller than one batch ({} sequences of {} tokens = {one_batch})",
                 self.budget.tokens, d.batch_size, d.seq_len
             ));
+        }
+        if self.optimizer.lora.is_some() && self.optimizer.trainable != Trainable::All {
+            return bad(
+                "[optimizer] with lora, say `train_embeddings = true` in [optimizer.lora] instead of `trainable`"
+                    .into(),
+            );
         }
         if !(self.schedule.lr.is_finite() && self.schedule.lr > 0.0) {
             return bad("[schedule] lr must be positive".into());

@@ -1,6 +1,7 @@
 //! Training: continued pretraining and instruction tuning, resumable, with live progress.
 
 pub mod config;
+pub mod lora;
 pub mod optim;
 pub mod params;
 pub mod run;
@@ -9,6 +10,7 @@ pub mod sft;
 pub mod step;
 
 pub use config::{RunConfig, Stage};
+pub use lora::{LoraConfig, LoraModel};
 pub use optim::{AdamWConfig, Optimizer, OptimizerConfig, clip_global_norm, grad_norms};
 pub use params::{NamedParam, Trainable, named_params};
 pub use run::{StepMetrics, TrainReport, TrainerState, train};

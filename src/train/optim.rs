@@ -11,7 +11,6 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::params::NamedParam;
-use crate::model::Llama;
 
 /// AdamW hyper-parameters (the learning rate comes from the schedule at each step).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -77,13 +76,13 @@ impl Optimizer {
     }
 
     /// Applies one update with learning rate `lr` to the parameters that have a gradient.
-    pub fn step(
+    pub fn step<M: Module>(
         &mut self,
-        model: Llama,
+        model: M,
         grads: &GradientsParams,
         params: &[NamedParam],
         lr: f64,
-    ) -> Llama {
+    ) -> M {
         self.steps += 1;
         let by_id = params.iter().map(|p| (p.id, p)).collect();
         let mut mapper = Update {

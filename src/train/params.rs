@@ -40,8 +40,20 @@ impl Trainable {
     }
 }
 
-/// HF name of a parameter from its Burn module path (`layers.0.self_attn.q_proj.weight`).
+/// Top-level fields of a Llama: a path starting with one of these is a Llama's parameter.
+const LLAMA_FIELDS: [&str; 4] = ["embed_tokens", "layers", "norm", "lm_head"];
+
+/// HF name of a parameter from its Burn module path (`layers.0.self_attn.q_proj.weight`), with
+/// any outer fields kept in front (`base.model.layers.0...`).
 fn hf_name(path: &[String]) -> String {
+    match path.iter().position(|p| LLAMA_FIELDS.contains(&p.as_str())) {
+        Some(0) => llama_name(path),
+        Some(i) => format!("{}.{}", path[..i].join("."), llama_name(&path[i..])),
+        None => path.join("."),
+    }
+}
+
+fn llama_name(path: &[String]) -> String {
     let mut parts: Vec<&str> = path.iter().map(String::as_str).collect();
     if let Some(last) = parts.last_mut()
         && *last == "gamma"
@@ -78,7 +90,7 @@ impl ModuleVisitor for Collect {
         let leaf = path.last().map(String::as_str).unwrap_or("");
         self.found.push(NamedParam {
             is_norm_or_bias: leaf == "gamma" || leaf == "bias",
-            is_embedding: name == "model.embed_tokens.weight" || name.starts_with("lm_head."),
+            is_embedding: name.ends_with("model.embed_tokens.weight") || name.contains("lm_head."),
             name,
             id,
             numel: t.shape().num_elements(),
@@ -87,10 +99,17 @@ impl ModuleVisitor for Collect {
     }
 }
 
-/// Every float parameter of `model`, in module order.
+/// Every float parameter of `model`, in module order, under its HF name.
 pub fn named_params(model: &Llama) -> Vec<NamedParam> {
+    module_params(model)
+}
+
+/// Every float parameter of any module made of a [`Llama`] and more: a parameter whose path
+/// runs through a field holding the Llama gets its HF name after that field's name and a dot
+/// (`base.model.embed_tokens.weight`), others their module path (`adapters.0.a`).
+pub fn module_params<M: Module>(module: &M) -> Vec<NamedParam> {
     let mut collect = Collect::default();
-    model.visit(&mut collect);
+    module.visit(&mut collect);
     collect.found
 }
 

@@ -14,14 +14,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::config::{RunConfig, Stage};
+use super::lora::{LoraModel, adapter_tensors, lora_loss_and_grads};
 use super::optim::{Optimizer, clip_global_norm};
-use super::params::{NamedParam, named_params};
+use super::params::{NamedParam, module_params, named_params};
 use super::sft::SftData;
 use super::step::{Batch, accumulate, batch_loss, loss_and_grads};
 use crate::data::{CorpusCounts, SequenceStream, Split, StreamOptions};
@@ -35,6 +36,7 @@ const CHECKPOINTS: &str = "checkpoints";
 const METRICS: &str = "metrics.jsonl";
 const TRAINER_STATE: &str = "trainer.json";
 const OPTIMIZER_STATE: &str = "optimizer.safetensors";
+const ADAPTERS: &str = "adapters.safetensors";
 
 /// Where a run stands, saved with every checkpoint.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -206,11 +208,9 @@ pub fn train(
     }
     let eval_batches = data.heldout_batches(config)?;
 
-    let mut model = model.train();
-    let params: Vec<NamedParam> = named_params(&model)
-        .into_iter()
-        .filter(|p| config.optimizer.trainable.includes(p))
-        .collect();
+    let latest_dir = latest.as_ref().map(|(_, d)| d.as_path());
+    let mut model = Trainee::new(model, config, latest_dir, device)?;
+    let params = model.trainable_params(config);
     let total_steps = config.total_steps();
     let total_sequences = config.total_sequences();
     let started = Instant::now();
@@ -244,7 +244,7 @@ pub fn train(
             let n = remaining.min(config.data.batch_size as u64);
             let batch = data.next_batch(n as usize)?;
             let weight = n as f64 / step_sequences as f64;
-            let (loss, micro) = loss_and_grads(&model, &batch, &params, weight);
+            let (loss, micro) = model.loss_and_grads(&batch, &params, weight);
             loss_sum += loss * weight;
             step_tokens += batch.real_tokens() as u64;
             accumulate(&mut grads, micro, &params);
@@ -267,7 +267,7 @@ pub fn train(
             )));
         }
         let lr = config.schedule.lr_at(state.step, total_steps);
-        model = optimizer.step(model, &grads, &params, lr);
+        model = model.step(&mut optimizer, &grads, &params, lr);
         state.step += 1;
         state.sequences += step_sequences;
         state.tokens += step_tokens;
@@ -280,9 +280,9 @@ pub fn train(
         let eta_s = elapsed / steps_done_here * (total_steps - state.step) as f64;
         let eval_loss = match config.eval.every {
             0 => None,
-            every if state.step % every == 0 || state.step == total_steps => {
-                eval_batches.as_ref().map(|b| heldout_loss(&model, b))
-            }
+            every if state.step % every == 0 || state.step == total_steps => eval_batches
+                .as_ref()
+                .map(|b| heldout_loss(&model.merged(), b)),
             _ => None,
         };
         if eval_loss.is_some() {
@@ -344,7 +344,7 @@ pub fn train(
         &tokenizer_file,
     )?;
     let final_dir = run.final_model();
-    let valid = model.valid();
+    let valid = model.merged();
     checkpoint::save(
         &valid,
         hf_base.as_ref(),
@@ -485,13 +485,12 @@ impl Data {
 }
 
 /// Mean held-out loss over `batches`, weighted by predicted tokens.
-fn heldout_loss(model: &Llama, batches: &[Batch]) -> f64 {
-    let valid = model.valid();
+fn heldout_loss(valid: &Llama, batches: &[Batch]) -> f64 {
     let mut total = 0.0;
     let mut count = 0usize;
     for b in batches {
         let n = b.target_tokens();
-        total += batch_loss(&valid, b).into_scalar::<f32>() as f64 * n as f64;
+        total += batch_loss(valid, b).into_scalar::<f32>() as f64 * n as f64;
         count += n;
     }
     total / count.max(1) as f64
@@ -548,7 +547,7 @@ fn build_model(
 #[allow(clippy::too_many_arguments)]
 fn save_checkpoint(
     run: &RunDir,
-    model: &Llama,
+    model: &Trainee,
     hf_base: Option<&HfConfig>,
     optimizer: &Optimizer,
     state: &TrainerState,
@@ -565,9 +564,26 @@ fn save_checkpoint(
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
-    let valid = model.valid();
-    checkpoint::save(&valid, hf_base, &tmp, &SaveOptions::default(), None)?;
+    checkpoint::save(&model.base(), hf_base, &tmp, &SaveOptions::default(), None)?;
     copy_tokenizer(tokenizer_file, &tmp)?;
+    if let Trainee::Lora(lora) = model {
+        let tensors: Vec<_> = adapter_tensors(lora)
+            .into_iter()
+            .map(|(name, t)| {
+                let dims = t.dims().to_vec();
+                let values = t
+                    .into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .unwrap_or_default();
+                (name, dims, values)
+            })
+            .collect();
+        crate::fsx::write_atomic(
+            &tmp.join(ADAPTERS),
+            &serialize(&tensors, StorageDType::F32)?,
+        )?;
+    }
     let tensors: Vec<_> = optimizer
         .state_tensors()
         .into_iter()
@@ -654,4 +670,94 @@ fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
         crate::fsx::write_atomic(path, out.as_bytes())?;
     }
     Ok(())
+}
+
+/// What a run trains: the whole model, or LoRA adapters on a frozen one.
+enum Trainee {
+    Full(Llama),
+    Lora(Box<LoraModel>),
+}
+
+impl Trainee {
+    /// Puts `model` in training mode, with adapters when the run asks for LoRA (read back from
+    /// `checkpoint` when resuming).
+    fn new(
+        model: Llama,
+        config: &RunConfig,
+        checkpoint: Option<&Path>,
+        device: &Device,
+    ) -> Result<Self> {
+        let Some(lora_config) = &config.optimizer.lora else {
+            return Ok(Trainee::Full(model.train()));
+        };
+        let mut lora = LoraModel::new(model, lora_config)?;
+        if let Some(dir) = checkpoint {
+            let path = dir.join(ADAPTERS);
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let set = WeightSet::from_buffers(vec![(path.clone(), Buffer::Owned(bytes))])?;
+            for adapter in &mut lora.adapters {
+                let [d_in, r] = adapter.a.val().dims();
+                let [_, d_out] = adapter.b.val().dims();
+                let a = set.read(&format!("{}.lora_a", adapter.target), &[d_in, r])?;
+                let b = set.read(&format!("{}.lora_b", adapter.target), &[r, d_out])?;
+                adapter.a = Param::from_tensor(Tensor::from_data(a, device));
+                adapter.b = Param::from_tensor(Tensor::from_data(b, device));
+            }
+        }
+        Ok(Trainee::Lora(Box::new(lora.train())))
+    }
+
+    fn trainable_params(&self, config: &RunConfig) -> Vec<NamedParam> {
+        match self {
+            Trainee::Full(m) => named_params(m)
+                .into_iter()
+                .filter(|p| config.optimizer.trainable.includes(p))
+                .collect(),
+            Trainee::Lora(l) => module_params(l.as_ref())
+                .into_iter()
+                .filter(|p| l.trains(p))
+                .collect(),
+        }
+    }
+
+    fn loss_and_grads(
+        &self,
+        batch: &Batch,
+        params: &[NamedParam],
+        scale: f64,
+    ) -> (f64, GradientsParams) {
+        match self {
+            Trainee::Full(m) => loss_and_grads(m, batch, params, scale),
+            Trainee::Lora(l) => lora_loss_and_grads(l, batch, params, scale),
+        }
+    }
+
+    fn step(
+        self,
+        optimizer: &mut Optimizer,
+        grads: &GradientsParams,
+        params: &[NamedParam],
+        lr: f64,
+    ) -> Self {
+        match self {
+            Trainee::Full(m) => Trainee::Full(optimizer.step(m, grads, params, lr)),
+            Trainee::Lora(l) => Trainee::Lora(Box::new(optimizer.step(*l, grads, params, lr))),
+        }
+    }
+
+    /// The model as trained so far (adapters merged), for evaluation and export.
+    fn merged(&self) -> Llama {
+        match self {
+            Trainee::Full(m) => m.valid(),
+            Trainee::Lora(l) => l.merged(),
+        }
+    }
+
+    /// The weights a checkpoint stores (LoRA: the base, with the adapters beside it).
+    fn base(&self) -> Llama {
+        match self {
+            Trainee::Full(m) => m.valid(),
+            Trainee::Lora(l) => l.base.valid(),
+        }
+    }
 }
