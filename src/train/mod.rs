@@ -4,6 +4,7 @@ pub mod config;
 pub mod lora;
 pub mod optim;
 pub mod params;
+#[cfg(feature = "native")]
 pub mod run;
 pub mod schedule;
 pub mod sft;
@@ -13,6 +14,7 @@ pub use config::{RunConfig, Stage};
 pub use lora::{LoraConfig, LoraModel};
 pub use optim::{AdamWConfig, Optimizer, OptimizerConfig, clip_global_norm, grad_norms};
 pub use params::{NamedParam, Trainable, named_params};
+#[cfg(feature = "native")]
 pub use run::{StepMetrics, TrainReport, TrainerState, train};
 pub use schedule::{Decay, Schedule};
 pub use step::{Batch, batch_loss, loss_and_grads};
