@@ -14,6 +14,7 @@ pub mod eval;
 pub mod jobs;
 pub mod model;
 pub mod train;
+pub mod vocab;
 
 #[cfg(feature = "native")]
 pub mod fsx;

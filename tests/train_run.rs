@@ -526,13 +526,13 @@ every = 0
         ck.weights
             .read(q, &[64, 64])
             .unwrap()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .unwrap(),
         base_ck
             .weights
             .read(q, &[64, 64])
             .unwrap()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .unwrap(),
         "the base stays frozen"
     );
@@ -543,26 +543,26 @@ every = 0
         fin.weights
             .read(q, &[64, 64])
             .unwrap()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .unwrap(),
         base_ck
             .weights
             .read(q, &[64, 64])
             .unwrap()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .unwrap()
     );
     assert_eq!(
         fin.weights
             .read(k, &[32, 64])
             .unwrap()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .unwrap(),
         base_ck
             .weights
             .read(k, &[32, 64])
             .unwrap()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .unwrap()
     );
     // As if killed after step 10: resuming gives the same final model.

@@ -8,6 +8,7 @@ mod logits;
 mod perplexity;
 mod render;
 mod train;
+mod vocab;
 
 use std::path::PathBuf;
 
@@ -58,6 +59,9 @@ pub enum Command {
     Eval(EvalCommand),
     /// Train: continued pretraining or instruction tuning, from a TOML run manifest.
     Train(train::TrainArgs),
+    /// The vocabulary lab: analyse how a tokenizer treats languages.
+    #[command(subcommand)]
+    Vocab(vocab::VocabCommand),
     /// Measure speed on the presets, beside PyTorch measured in the same run.
     Bench(bench::BenchArgs),
     /// Open the desktop app (the same as running `beyond` alone).
@@ -87,6 +91,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Eval(EvalCommand::Perplexity(a)) => perplexity::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Train(a) => train::run(a),
+        Command::Vocab(c) => vocab::run(c),
         Command::Gui => crate::app::run(),
     }
 }
@@ -100,6 +105,7 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Eval(EvalCommand::Perplexity(a)) => a.common.json,
         Command::Bench(a) => a.common.json,
         Command::Train(a) => a.common.json,
+        Command::Vocab(c) => c.json(),
         Command::Gui => false,
     }
 }

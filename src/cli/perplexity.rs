@@ -58,7 +58,7 @@ pub fn run(args: PerplexityArgs) -> anyhow::Result<()> {
 }
 
 /// Reads a UTF-8 text file, naming the file and the byte where it stops being UTF-8.
-fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
+pub fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     String::from_utf8(bytes).map_err(|e| {
         anyhow::anyhow!(

@@ -675,7 +675,7 @@ fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
 /// What a run trains: the whole model, or LoRA adapters on a frozen one.
 enum Trainee {
     Full(Llama),
-    Lora(Box<LoraModel>),
+    Lora(LoraModel),
 }
 
 impl Trainee {
@@ -704,7 +704,7 @@ impl Trainee {
                 adapter.b = Param::from_tensor(Tensor::from_data(b, device));
             }
         }
-        Ok(Trainee::Lora(Box::new(lora.train())))
+        Ok(Trainee::Lora(lora.train()))
     }
 
     fn trainable_params(&self, config: &RunConfig) -> Vec<NamedParam> {
@@ -713,7 +713,7 @@ impl Trainee {
                 .into_iter()
                 .filter(|p| config.optimizer.trainable.includes(p))
                 .collect(),
-            Trainee::Lora(l) => module_params(l.as_ref())
+            Trainee::Lora(l) => module_params(l)
                 .into_iter()
                 .filter(|p| l.trains(p))
                 .collect(),
@@ -741,7 +741,7 @@ impl Trainee {
     ) -> Self {
         match self {
             Trainee::Full(m) => Trainee::Full(optimizer.step(m, grads, params, lr)),
-            Trainee::Lora(l) => Trainee::Lora(Box::new(optimizer.step(*l, grads, params, lr))),
+            Trainee::Lora(l) => Trainee::Lora(optimizer.step(l, grads, params, lr)),
         }
     }
 
