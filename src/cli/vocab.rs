@@ -4,14 +4,39 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use beyond::model::TextTokenizer;
-use beyond::vocab::{Corpus, analyze};
+use beyond::model::checkpoint::{self, SaveOptions};
+use beyond::model::{LoadedModel, TextTokenizer};
+use beyond::vocab::{Corpus, ResizeInit, analyze, resize};
 
 #[derive(Debug, Subcommand)]
 pub enum VocabCommand {
     /// Tokens per character, byte and word, byte-fallback and unknown shares, premium against a
     /// reference language, and the characters without a token of their own.
     Analyze(AnalyzeArgs),
+    /// Grow a model's embedding and head to an extended tokenizer's vocabulary.
+    Resize(ResizeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ResizeArgs {
+    /// The HF model directory to grow (its tokenizer.json is the old vocabulary).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// The extended tokenizer: every old token at its old id, new tokens after.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: PathBuf,
+    /// How new rows start.
+    #[arg(long, value_enum, default_value_t = ResizeInit::SubwordMean)]
+    pub init: ResizeInit,
+    /// Seed of the `random` initialisation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where to write the resized HF model directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -34,6 +59,7 @@ impl VocabCommand {
     pub fn json(&self) -> bool {
         match self {
             VocabCommand::Analyze(a) => a.json,
+            VocabCommand::Resize(a) => a.json,
         }
     }
 }
@@ -41,7 +67,53 @@ impl VocabCommand {
 pub fn run(command: VocabCommand) -> anyhow::Result<()> {
     match command {
         VocabCommand::Analyze(a) => run_analyze(a),
+        VocabCommand::Resize(a) => run_resize(a),
     }
+}
+
+fn run_resize(args: ResizeArgs) -> anyhow::Result<()> {
+    let device = burn::tensor::Device::flex();
+    let loaded = LoadedModel::open(&args.model, &device)?;
+    loaded.require_tokenizer()?;
+    let LoadedModel {
+        model,
+        tokenizer,
+        hf_config,
+        ..
+    } = loaded;
+    let old = tokenizer.expect("checked above");
+    let new = TextTokenizer::open(&args.tokenizer, old.bos_id, &old.eos_ids)?;
+    let (model, report) = resize(model, &old, &new, args.init, args.seed)?;
+    if args.out.join("config.json").exists()
+        && args.out.canonicalize().ok() == args.model.canonicalize().ok()
+    {
+        anyhow::bail!(
+            "{}: choose an output directory other than the model's",
+            args.out.display()
+        );
+    }
+    let mut hf = hf_config;
+    hf.vocab_size = Some(report.new_vocab);
+    checkpoint::save(&model, Some(&hf), &args.out, &SaveOptions::default(), None)?;
+    let bytes = std::fs::read(&args.tokenizer)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.tokenizer.display()))?;
+    std::fs::write(args.out.join(checkpoint::TOKENIZER_FILE), bytes)?;
+    let config = args.model.join("tokenizer_config.json");
+    if config.is_file() {
+        std::fs::copy(&config, args.out.join("tokenizer_config.json"))?;
+    }
+    if args.json {
+        return super::print_json(&report);
+    }
+    println!(
+        "{} -> {} tokens ({:?}{}), written to {}",
+        report.old_vocab,
+        report.new_vocab,
+        report.init,
+        if report.tied_head { ", tied head" } else { "" },
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
