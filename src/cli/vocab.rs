@@ -6,15 +6,40 @@ use clap::{Args, Subcommand};
 
 use beyond::model::checkpoint::{self, SaveOptions};
 use beyond::model::{LoadedModel, TextTokenizer};
-use beyond::vocab::{Corpus, ResizeInit, analyze, resize};
+use beyond::vocab::{Corpus, ResizeInit, analyze, extend, resize};
 
 #[derive(Debug, Subcommand)]
 pub enum VocabCommand {
     /// Tokens per character, byte and word, byte-fallback and unknown shares, premium against a
     /// reference language, and the characters without a token of their own.
     Analyze(AnalyzeArgs),
+    /// Learn tokens from a target-language corpus and append them to a byte-fallback BPE
+    /// tokenizer (old ids kept, merges appended).
+    Extend(ExtendArgs),
     /// Grow a model's embedding and head to an extended tokenizer's vocabulary.
     Resize(ResizeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExtendArgs {
+    /// The base tokenizer (tokenizer.json).
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: PathBuf,
+    /// Target-language text, one document a line (repeatable).
+    #[arg(long = "corpus", value_name = "PATH", required = true)]
+    pub corpora: Vec<PathBuf>,
+    /// How many tokens to add.
+    #[arg(long)]
+    pub add: usize,
+    /// Do not learn characters or pairs seen fewer times than this.
+    #[arg(long, default_value_t = 2)]
+    pub min_frequency: u64,
+    /// Where to write the extended tokenizer.json.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +85,7 @@ impl VocabCommand {
         match self {
             VocabCommand::Analyze(a) => a.json,
             VocabCommand::Resize(a) => a.json,
+            VocabCommand::Extend(a) => a.json,
         }
     }
 }
@@ -68,7 +94,36 @@ pub fn run(command: VocabCommand) -> anyhow::Result<()> {
     match command {
         VocabCommand::Analyze(a) => run_analyze(a),
         VocabCommand::Resize(a) => run_resize(a),
+        VocabCommand::Extend(a) => run_extend(a),
     }
+}
+
+fn run_extend(args: ExtendArgs) -> anyhow::Result<()> {
+    let base = TextTokenizer::open(&args.tokenizer, None, &[])?;
+    let mut corpus = String::new();
+    for path in &args.corpora {
+        corpus.push_str(&super::perplexity::read_text(path)?);
+        corpus.push('\n');
+    }
+    let extension = extend(&base, &corpus, args.add, args.min_frequency)?;
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, &extension.json)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.out.display()))?;
+    if args.json {
+        return super::print_json(&extension);
+    }
+    println!(
+        "{} -> {} tokens ({} characters, {} merges); first: {}",
+        extension.old_vocab,
+        extension.new_vocab,
+        extension.characters_added,
+        extension.merges_added,
+        extension.sample.join(" ")
+    );
+    println!("written to {}", args.out.display());
+    Ok(())
 }
 
 fn run_resize(args: ResizeArgs) -> anyhow::Result<()> {

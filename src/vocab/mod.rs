@@ -1,7 +1,9 @@
 //! The vocabulary lab: how a tokenizer treats each language, and growing a model's vocabulary.
 
 pub mod analyze;
+pub mod extend;
 pub mod resize;
 
 pub use analyze::{Corpus, LanguageStats, analyze};
+pub use extend::{Extension, extend};
 pub use resize::{ResizeInit, ResizeReport, resize};

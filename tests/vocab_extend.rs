@@ -1,0 +1,152 @@
+//! Extending the real LLaMA-2 tokenizer with tokens learned from the Chinese UDHR: Chinese
+//! needs clearly fewer tokens per character, English is tokenized exactly as before, every UDHR
+//! language round-trips, every old id stays, and HF's own loader reads the result (the
+//! `tokenizers` crate here; the Python library was checked by hand the same way).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tokenizers::Tokenizer;
+
+fn beyond(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_beyond"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn udhr(lang: &str) -> PathBuf {
+    common::shared().join(format!("corpora/udhr/{lang}.txt"))
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .split('\n')
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn tokens_per_char(t: &Tokenizer, lines: &[String]) -> f64 {
+    let tokens: usize = lines
+        .iter()
+        .map(|l| t.encode(l.as_str(), false).unwrap().len())
+        .sum();
+    let chars: usize = lines.iter().map(|l| l.chars().count()).sum();
+    tokens as f64 / chars as f64
+}
+
+#[test]
+fn extension_learns_chinese_and_keeps_everything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let base_path = common::shared().join("tokenizers/llama2/tokenizer.json");
+    let out = dir.path().join("extended.json");
+    let run = beyond(&[
+        "vocab",
+        "extend",
+        "--tokenizer",
+        base_path.to_str().unwrap(),
+        "--corpus",
+        udhr("zh").to_str().unwrap(),
+        "--add",
+        "300",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(run.stdout.trim_ascii()).unwrap();
+    assert_eq!(report["new_vocab"], 32300);
+
+    let base = Tokenizer::from_file(&base_path).unwrap();
+    let ext = Tokenizer::from_file(&out).unwrap();
+    assert_eq!(ext.get_vocab_size(true), 32300);
+    for id in 0..32000 {
+        assert_eq!(base.id_to_token(id), ext.id_to_token(id), "id {id}");
+    }
+    let zh = lines(&udhr("zh"));
+    let (before, after) = (tokens_per_char(&base, &zh), tokens_per_char(&ext, &zh));
+    assert!(
+        after < 0.7 * before,
+        "zh tokens per character {before:.3} -> {after:.3}"
+    );
+    // New tokens are used.
+    let used = zh
+        .iter()
+        .flat_map(|l| ext.encode(l.as_str(), false).unwrap().get_ids().to_vec())
+        .filter(|&id| id >= 32000)
+        .count();
+    assert!(used > 500, "{used} new-token uses");
+    for l in lines(&udhr("en")) {
+        assert_eq!(
+            base.encode(l.as_str(), false).unwrap().get_ids(),
+            ext.encode(l.as_str(), false).unwrap().get_ids(),
+            "English changed: {l}"
+        );
+    }
+    let mut checked = 0;
+    for entry in std::fs::read_dir(common::shared().join("corpora/udhr")).unwrap() {
+        for l in lines(&entry.unwrap().path()) {
+            let ids = ext.encode(l.as_str(), false).unwrap().get_ids().to_vec();
+            assert_eq!(ext.decode(&ids, false).unwrap(), l);
+            checked += 1;
+        }
+    }
+    assert!(checked > 5000);
+}
+
+#[test]
+fn extension_refuses_what_it_cannot_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = common::shared().join("tokenizers/llama2/tokenizer.json");
+    let out = dir.path().join("x.json");
+    let fails = |tokenizer: &Path, corpus: &Path, add: &str| {
+        let run = beyond(&[
+            "vocab",
+            "extend",
+            "--tokenizer",
+            tokenizer.to_str().unwrap(),
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--add",
+            add,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(run.status.code(), Some(1));
+        String::from_utf8_lossy(&run.stderr).to_string()
+    };
+    let e = fails(&base, &udhr("zh"), "100000");
+    assert!(
+        e.contains("supplies only") && e.contains("asked for 100000"),
+        "{e}"
+    );
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "\n \n").unwrap();
+    let e = fails(&base, &empty, "10");
+    assert!(e.contains("empty"), "{e}");
+    let word_level = dir.path().join("wordlevel.json");
+    std::fs::write(
+        &word_level,
+        r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,
+        "pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,
+        "model":{"type":"WordLevel","vocab":{"[UNK]":0,"a":1},"unk_token":"[UNK]"}}"#,
+    )
+    .unwrap();
+    let e = fails(&word_level, &udhr("zh"), "10");
+    assert!(
+        e.contains("wordlevel.json") && e.contains("WordLevel"),
+        "{e}"
+    );
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "not json").unwrap();
+    let e = fails(&junk, &udhr("zh"), "10");
+    assert!(e.contains("junk.json"), "{e}");
+}
