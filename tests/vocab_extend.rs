@@ -150,3 +150,52 @@ fn extension_refuses_what_it_cannot_do() {
     let e = fails(&junk, &udhr("zh"), "10");
     assert!(e.contains("junk.json"), "{e}");
 }
+
+#[test]
+fn the_sweep_draws_fertility_against_size() {
+    let base = common::shared().join("tokenizers/llama2/tokenizer.json");
+    let zh = format!("zh={}", udhr("zh").display());
+    let en = format!("en={}", udhr("en").display());
+    let run = beyond(&[
+        "vocab",
+        "sweep",
+        "--tokenizer",
+        base.to_str().unwrap(),
+        "--train-corpus",
+        udhr("zh").to_str().unwrap(),
+        "--sizes",
+        "0,50,150,300",
+        "--corpus",
+        &zh,
+        "--corpus",
+        &en,
+        "--reference",
+        "en",
+        "--json",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let points: serde_json::Value = serde_json::from_slice(run.stdout.trim_ascii()).unwrap();
+    let points = points.as_array().unwrap();
+    assert_eq!(points.len(), 4);
+    let zh: Vec<f64> = points
+        .iter()
+        .map(|p| {
+            p["languages"]["zh"]["tokens_per_character"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    assert!(zh.windows(2).all(|w| w[1] < w[0]), "{zh:?}");
+    let en: Vec<u64> = points
+        .iter()
+        .map(|p| p["languages"]["en"]["tokens"].as_u64().unwrap())
+        .collect();
+    assert!(en.iter().all(|&t| t == 2118), "{en:?}");
+    assert_eq!(points[3]["vocab_size"], 32300);
+    // The base point is the plain analysis (2118 English tokens, counted by HF tokenizers).
+    assert_eq!(points[0]["languages"]["zh"]["tokens"], 3155);
+}

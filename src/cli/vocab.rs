@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 use beyond::model::checkpoint::{self, SaveOptions};
 use beyond::model::{LoadedModel, TextTokenizer};
-use beyond::vocab::{Corpus, ResizeInit, analyze, extend, resize};
+use beyond::vocab::{Corpus, ResizeInit, analyze, extend, resize, sweep};
 
 #[derive(Debug, Subcommand)]
 pub enum VocabCommand {
@@ -16,6 +16,8 @@ pub enum VocabCommand {
     /// Learn tokens from a target-language corpus and append them to a byte-fallback BPE
     /// tokenizer (old ids kept, merges appended).
     Extend(ExtendArgs),
+    /// The analysis at several extension sizes (fertility against vocabulary size).
+    Sweep(SweepArgs),
     /// Grow a model's embedding and head to an extended tokenizer's vocabulary.
     Resize(ResizeArgs),
 }
@@ -37,6 +39,30 @@ pub struct ExtendArgs {
     /// Where to write the extended tokenizer.json.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The base tokenizer (tokenizer.json).
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: PathBuf,
+    /// Text the new tokens are learned from.
+    #[arg(long, value_name = "PATH")]
+    pub train_corpus: PathBuf,
+    /// Extension sizes, comma-separated (0 is the base).
+    #[arg(long, value_delimiter = ',', default_value = "0,1000,5000,20000")]
+    pub sizes: Vec<usize>,
+    #[arg(long, default_value_t = 2)]
+    pub min_frequency: u64,
+    /// Texts to analyse: `LANG=PATH` (repeatable).
+    #[arg(long = "corpus", value_name = "LANG=PATH", required = true)]
+    pub corpora: Vec<String>,
+    /// The language premiums are measured against.
+    #[arg(long)]
+    pub reference: Option<String>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -86,6 +112,7 @@ impl VocabCommand {
             VocabCommand::Analyze(a) => a.json,
             VocabCommand::Resize(a) => a.json,
             VocabCommand::Extend(a) => a.json,
+            VocabCommand::Sweep(a) => a.json,
         }
     }
 }
@@ -95,7 +122,53 @@ pub fn run(command: VocabCommand) -> anyhow::Result<()> {
         VocabCommand::Analyze(a) => run_analyze(a),
         VocabCommand::Resize(a) => run_resize(a),
         VocabCommand::Extend(a) => run_extend(a),
+        VocabCommand::Sweep(a) => run_sweep(a),
     }
+}
+
+fn read_corpora(specs: &[String]) -> anyhow::Result<Vec<Corpus>> {
+    let mut corpora = Vec::new();
+    for spec in specs {
+        let (lang, path) = spec
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--corpus {spec}: expected LANG=PATH"))?;
+        let text = super::perplexity::read_text(std::path::Path::new(path))?;
+        corpora.push(Corpus {
+            lang: lang.to_string(),
+            text,
+        });
+    }
+    Ok(corpora)
+}
+
+fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
+    let base = TextTokenizer::open(&args.tokenizer, None, &[])?;
+    let train = super::perplexity::read_text(&args.train_corpus)?;
+    let corpora = read_corpora(&args.corpora)?;
+    let points = sweep(
+        &base,
+        &train,
+        &args.sizes,
+        args.min_frequency,
+        &corpora,
+        args.reference.as_deref(),
+    )?;
+    if args.json {
+        return super::print_json(&points);
+    }
+    print!("{:>8} {:>8}", "added", "vocab");
+    for c in &corpora {
+        print!(" {:>12}", format!("{} tok/char", c.lang));
+    }
+    println!();
+    for p in &points {
+        print!("{:>8} {:>8}", p.added, p.vocab_size);
+        for c in &corpora {
+            print!(" {:>12.3}", p.languages[&c.lang].tokens_per_character);
+        }
+        println!();
+    }
+    Ok(())
 }
 
 fn run_extend(args: ExtendArgs) -> anyhow::Result<()> {
@@ -173,17 +246,7 @@ fn run_resize(args: ResizeArgs) -> anyhow::Result<()> {
 
 fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
     let tokenizer = TextTokenizer::open(&args.tokenizer, None, &[])?;
-    let mut corpora = Vec::new();
-    for spec in &args.corpora {
-        let (lang, path) = spec
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("--corpus {spec}: expected LANG=PATH"))?;
-        let text = super::perplexity::read_text(std::path::Path::new(path))?;
-        corpora.push(Corpus {
-            lang: lang.to_string(),
-            text,
-        });
-    }
+    let corpora = read_corpora(&args.corpora)?;
     let stats = analyze(&tokenizer, &corpora, args.reference.as_deref())?;
     if args.json {
         return super::print_json(&stats);

@@ -3,7 +3,9 @@
 pub mod analyze;
 pub mod extend;
 pub mod resize;
+pub mod sweep;
 
 pub use analyze::{Corpus, LanguageStats, analyze};
 pub use extend::{Extension, extend};
 pub use resize::{ResizeInit, ResizeReport, resize};
+pub use sweep::{SweepPoint, sweep};
