@@ -212,10 +212,7 @@ fn time_training(
 
 /// The process's peak resident memory (Linux: `VmHWM` of `/proc/self/status`).
 pub fn peak_memory_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    process_peak_memory_bytes(std::process::id())
 }
 
 /// Peak resident memory (`VmHWM`) of a running process, Linux only.

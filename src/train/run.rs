@@ -633,8 +633,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
 }
 
 fn read_optimizer(path: &Path, device: &Device) -> Result<Vec<(String, Tensor<1>)>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let set = WeightSet::from_buffers(vec![(path.to_path_buf(), Buffer::Owned(bytes))])?;
+    let set = read_tensors(path)?;
     let mut out = Vec::new();
     for name in set.names() {
         let len = set.shape(name).map(|s| s.iter().product()).unwrap_or(0);
@@ -642,6 +641,12 @@ fn read_optimizer(path: &Path, device: &Device) -> Result<Vec<(String, Tensor<1>
         out.push((name.to_string(), Tensor::<1>::from_data(data, device)));
     }
     Ok(out)
+}
+
+/// The tensors of one safetensors file of a checkpoint.
+fn read_tensors(path: &Path) -> Result<WeightSet> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    WeightSet::from_buffers(vec![(path.to_path_buf(), Buffer::Owned(bytes))])
 }
 
 fn open_append(path: &Path) -> Result<std::fs::File> {
@@ -692,9 +697,7 @@ impl Trainee {
         };
         let mut lora = LoraModel::new(model, lora_config)?;
         if let Some(dir) = checkpoint {
-            let path = dir.join(ADAPTERS);
-            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            let set = WeightSet::from_buffers(vec![(path.clone(), Buffer::Owned(bytes))])?;
+            let set = read_tensors(&dir.join(ADAPTERS))?;
             for adapter in &mut lora.adapters {
                 let [d_in, r] = adapter.a.val().dims();
                 let [_, d_out] = adapter.b.val().dims();
