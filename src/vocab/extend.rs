@@ -9,7 +9,8 @@
 //! merged. Only tokens with a non-ASCII character are learned, so English text, which the old
 //! merges already cover, is tokenized exactly as before.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use serde::Serialize;
 use tokenizers::{Model, NormalizedString, Normalizer};
@@ -149,6 +150,9 @@ struct Learner {
     missing: BTreeMap<String, u64>,
     /// Characters that stay bytes: no merge may use them.
     unusable: HashSet<String>,
+    /// Candidate pairs by count, most frequent (then smallest) first; entries go stale as counts
+    /// change and are checked against `pairs` when they come up.
+    queue: BinaryHeap<(u64, Reverse<(String, String)>)>,
 }
 
 impl Learner {
@@ -164,6 +168,7 @@ impl Learner {
             where_: HashMap::new(),
             missing: BTreeMap::new(),
             unusable: HashSet::new(),
+            queue: BinaryHeap::new(),
         };
         let mut sorted: Vec<(&String, &u64)> = words.iter().collect();
         sorted.sort();
@@ -229,21 +234,36 @@ impl Learner {
             .filter(|c| !added.contains(c))
             .cloned()
             .collect();
+        self.queue = self
+            .pairs
+            .iter()
+            .map(|(k, &n)| (n, Reverse(k.clone())))
+            .collect();
     }
 
-    /// The most frequent pair whose merge is new and has a non-ASCII character.
-    fn best_pair(&self, known: &HashSet<String>) -> Option<(String, String, u64)> {
-        self.pairs
-            .iter()
-            .filter(|((a, b), n)| {
-                **n > 0 && {
-                    let merged = format!("{a}{b}");
-                    !known.contains(&merged)
-                        && merged.chars().any(|c| !c.is_ascii() && c != '\u{2581}')
-                }
-            })
-            .max_by(|x, y| x.1.cmp(y.1).then_with(|| y.0.cmp(x.0)))
-            .map(|((a, b), n)| (a.clone(), b.clone(), *n))
+    /// The most frequent pair whose merge is new and has a non-ASCII character (ties: the
+    /// smallest pair).
+    fn best_pair(&mut self, known: &HashSet<String>) -> Option<(String, String, u64)> {
+        while let Some((n, Reverse(key))) = self.queue.pop() {
+            let current = self.pairs.get(&key).copied().unwrap_or(0);
+            if current == 0 {
+                continue;
+            }
+            if current != n {
+                // Stale: the count changed since this entry was queued.
+                self.queue.push((current, Reverse(key)));
+                continue;
+            }
+            let merged = format!("{}{}", key.0, key.1);
+            // Known tokens only accumulate and ASCII-only stays ASCII-only: such a pair never
+            // qualifies again, so it leaves the queue for good.
+            if known.contains(&merged) || !merged.chars().any(|c| !c.is_ascii() && c != '\u{2581}')
+            {
+                continue;
+            }
+            return Some((key.0, key.1, n));
+        }
+        None
     }
 
     /// Applies the merge `a b` everywhere, updating the pair counts of the words it touches.
@@ -279,7 +299,9 @@ impl Learner {
                 if self.unusable.contains(&w[0]) || self.unusable.contains(&w[1]) {
                     continue;
                 }
-                *self.pairs.entry(k.clone()).or_default() += n;
+                let count = self.pairs.entry(k.clone()).or_default();
+                *count += n;
+                self.queue.push((*count, Reverse(k.clone())));
                 self.where_.entry(k).or_default().insert(i);
             }
             self.words[i].0 = next;
