@@ -8,7 +8,7 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     let Some(command) = args.command else {
-        return report(app::run(), false);
+        return report(app::run(app::AppOptions::default()), false);
     };
     let json = cli::wants_json(&command);
     report(cli::run(command), json)

@@ -78,3 +78,23 @@ fn llama2_on_the_udhr_agrees_with_hf_tokenizers() {
             .is_empty()
     );
 }
+
+#[test]
+fn the_microscope_pieces_cover_the_text() {
+    let path = common::shared().join("tokenizers/llama2/tokenizer.json");
+    let t = beyond::model::TextTokenizer::open(&path, None, &[]).unwrap();
+    // Most Ethiopic letters have no token in LLaMA-2 and go through bytes.
+    let text = "ሰላም world";
+    let pieces = beyond::vocab::pieces(&t, text).unwrap();
+    let bytes: Vec<_> = pieces.iter().filter(|p| p.byte_fallback).collect();
+    assert!(bytes.len() >= 6 && bytes.len() % 3 == 0, "{}", bytes.len());
+    assert!(bytes.iter().all(|p| p.token.starts_with("<0x")));
+    let words: Vec<&str> = pieces
+        .iter()
+        .filter(|p| !p.byte_fallback)
+        .map(|p| p.token.as_str())
+        .collect();
+    assert_eq!(words.last(), Some(&"▁world"));
+    // Each piece's text is where it sits in the input.
+    assert!(pieces.iter().all(|p| text.contains(&p.text)));
+}

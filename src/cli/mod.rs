@@ -65,7 +65,7 @@ pub enum Command {
     /// Measure speed on the presets, beside PyTorch measured in the same run.
     Bench(bench::BenchArgs),
     /// Open the desktop app (the same as running `beyond` alone).
-    Gui,
+    Gui(crate::app::AppOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,7 +92,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::Train(a) => train::run(a),
         Command::Vocab(c) => vocab::run(c),
-        Command::Gui => crate::app::run(),
+        Command::Gui(options) => crate::app::run(options),
     }
 }
 
@@ -106,7 +106,7 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Bench(a) => a.common.json,
         Command::Train(a) => a.common.json,
         Command::Vocab(c) => c.json(),
-        Command::Gui => false,
+        Command::Gui(_) => false,
     }
 }
 

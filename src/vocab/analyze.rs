@@ -175,3 +175,38 @@ pub fn analyze(
     }
     Ok(out)
 }
+
+/// One token of a text, as the token microscope shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Piece {
+    pub id: u32,
+    /// The vocabulary entry (`▁the`, `<0xE4>`).
+    pub token: String,
+    /// The stretch of the input it covers.
+    pub text: String,
+    pub byte_fallback: bool,
+}
+
+/// The tokens of `text` (no BOS/EOS) with the stretch of text each covers.
+pub fn pieces(tokenizer: &TextTokenizer, text: &str) -> Result<Vec<Piece>> {
+    let encoding = tokenizer
+        .inner
+        .encode(text, false)
+        .map_err(|e| crate::Error::Tokenizer {
+            path: tokenizer.path.clone(),
+            reason: format!("cannot encode: {e}"),
+        })?;
+    let offsets = encoding.get_offsets();
+    Ok(encoding
+        .get_ids()
+        .iter()
+        .zip(encoding.get_tokens())
+        .zip(offsets)
+        .map(|((&id, token), &(start, end))| Piece {
+            id,
+            token: token.clone(),
+            text: text.get(start..end).unwrap_or("").to_string(),
+            byte_fallback: is_byte_token(token),
+        })
+        .collect())
+}

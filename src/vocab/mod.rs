@@ -5,7 +5,7 @@ pub mod extend;
 pub mod resize;
 pub mod sweep;
 
-pub use analyze::{Corpus, LanguageStats, analyze};
+pub use analyze::{Corpus, LanguageStats, Piece, analyze, pieces};
 pub use extend::{Extension, extend};
 pub use resize::{ResizeInit, ResizeReport, resize};
 pub use sweep::{SweepPoint, sweep};

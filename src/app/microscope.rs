@@ -1,0 +1,109 @@
+//! The token microscope: a text's tokens as boxes under one or two tokenizers side by side,
+//! byte-fallback tokens marked.
+
+use eframe::egui;
+
+use beyond::model::TextTokenizer;
+use beyond::vocab::{Piece, pieces};
+
+pub struct MicroscopePanel {
+    paths: [String; 2],
+    tokenizers: [Option<Result<TextTokenizer, String>>; 2],
+    text: String,
+}
+
+impl Default for MicroscopePanel {
+    fn default() -> Self {
+        Self {
+            paths: [String::new(), String::new()],
+            tokenizers: [None, None],
+            text: "人人生而自由,在尊严和权利上一律平等。All human beings are born free and equal."
+                .into(),
+        }
+    }
+}
+
+impl MicroscopePanel {
+    /// Loads tokenizer `slot` (0: base, 1: extended) from `path`.
+    pub fn load(&mut self, slot: usize, path: &std::path::Path) {
+        self.paths[slot] = path.display().to_string();
+        self.tokenizers[slot] =
+            Some(TextTokenizer::open(path, None, &[]).map_err(|e| e.to_string()));
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Token microscope");
+        for (k, label) in ["base tokenizer", "extended tokenizer"].iter().enumerate() {
+            ui.horizontal(|ui| {
+                ui.label(*label);
+                ui.add(egui::TextEdit::singleline(&mut self.paths[k]).desired_width(420.0));
+                if ui.button("Load").clicked() {
+                    let path = std::path::PathBuf::from(self.paths[k].trim());
+                    self.load(k, &path);
+                }
+            });
+        }
+        ui.add(
+            egui::TextEdit::multiline(&mut self.text)
+                .desired_rows(3)
+                .desired_width(f32::INFINITY),
+        );
+        ui.columns(2, |columns| {
+            for (k, ui) in columns.iter_mut().enumerate() {
+                match &self.tokenizers[k] {
+                    None => {
+                        ui.label("(no tokenizer loaded)");
+                    }
+                    Some(Err(e)) => {
+                        ui.colored_label(egui::Color32::LIGHT_RED, e);
+                    }
+                    Some(Ok(t)) => match pieces(t, &self.text) {
+                        Ok(p) => show_pieces(ui, &p, self.text.chars().count()),
+                        Err(e) => {
+                            ui.colored_label(egui::Color32::LIGHT_RED, e.to_string());
+                        }
+                    },
+                }
+            }
+        });
+    }
+}
+
+fn show_pieces(ui: &mut egui::Ui, pieces: &[Piece], chars: usize) {
+    let fallback = pieces.iter().filter(|p| p.byte_fallback).count();
+    ui.label(format!(
+        "{} tokens, {:.2} per character, {} byte-fallback",
+        pieces.len(),
+        pieces.len() as f64 / chars.max(1) as f64,
+        fallback
+    ));
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing = egui::vec2(2.0, 4.0);
+        for (i, p) in pieces.iter().enumerate() {
+            let hue = [
+                egui::Color32::from_rgb(60, 90, 140),
+                egui::Color32::from_rgb(60, 120, 90),
+                egui::Color32::from_rgb(120, 90, 60),
+                egui::Color32::from_rgb(110, 70, 120),
+            ][i % 4];
+            let label = match p.byte_fallback {
+                true => p.token.clone(),
+                false => p.token.replace('\u{2581}', "·"),
+            };
+            // Byte-fallback tokens: a red box, so a script the vocabulary lacks stands out.
+            let fill = match p.byte_fallback {
+                true => egui::Color32::from_rgb(170, 50, 50),
+                false => hue,
+            };
+            ui.add(
+                egui::Label::new(
+                    egui::RichText::new(format!(" {label} "))
+                        .color(egui::Color32::WHITE)
+                        .background_color(fill),
+                )
+                .wrap_mode(egui::TextWrapMode::Extend),
+            )
+            .on_hover_text(format!("id {}  text {:?}", p.id, p.text));
+        }
+    });
+}

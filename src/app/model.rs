@@ -1,0 +1,98 @@
+//! The Model panel: a checkpoint directory described from its files, and the compute device.
+
+use eframe::egui;
+
+use beyond::device::{self, DeviceChoice, DeviceInfo};
+use beyond::model::loaded::{ModelInfo, describe};
+
+#[derive(Default)]
+pub struct ModelPanel {
+    dir: String,
+    info: Option<Result<ModelInfo, String>>,
+    device: Option<Result<DeviceInfo, String>>,
+    choice: DeviceChoice,
+}
+
+impl ModelPanel {
+    /// Describes the checkpoint in `dir` from its files.
+    pub fn open(&mut self, dir: &std::path::Path) {
+        self.dir = dir.display().to_string();
+        self.info = Some(describe(dir).map_err(|e| e.to_string()));
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Model");
+        ui.horizontal(|ui| {
+            ui.label("HF model directory");
+            ui.add(egui::TextEdit::singleline(&mut self.dir).desired_width(420.0));
+            if ui.button("Describe").clicked() {
+                self.info = Some(
+                    describe(std::path::Path::new(self.dir.trim())).map_err(|e| e.to_string()),
+                );
+            }
+        });
+        match &self.info {
+            None => {
+                ui.label("A directory as transformers writes it: config.json, model.safetensors (or shards), tokenizer.json.");
+            }
+            Some(Err(e)) => {
+                ui.colored_label(egui::Color32::LIGHT_RED, e);
+            }
+            Some(Ok(info)) => {
+                let a = &info.architecture;
+                egui::Grid::new("model-info").striped(true).show(ui, |ui| {
+                    let mut row = |k: &str, v: String| {
+                        ui.label(k);
+                        ui.label(v);
+                        ui.end_row();
+                    };
+                    row(
+                        "parameters",
+                        format!("{:.2} M", info.parameters as f64 / 1e6),
+                    );
+                    row(
+                        "layers x hidden",
+                        format!("{} x {}", a.num_layers, a.hidden_size),
+                    );
+                    row(
+                        "heads / kv heads",
+                        format!("{} / {}", a.num_heads, a.num_kv_heads),
+                    );
+                    row("vocabulary", a.vocab_size.to_string());
+                    row("tied head", a.tie_word_embeddings.to_string());
+                    row("dtype on disk", format!("{:?}", info.dtype_on_disk));
+                    row(
+                        "weights in f32",
+                        format!("{:.1} MiB", info.memory_f32_bytes as f64 / 1048576.0),
+                    );
+                    if let Some(t) = &info.tokenizer {
+                        row("tokenizer", format!("{} ({} tokens)", t.kind, t.vocab_size));
+                    }
+                });
+            }
+        }
+        ui.separator();
+        ui.heading("Device");
+        ui.horizontal(|ui| {
+            for choice in [DeviceChoice::Auto, DeviceChoice::Wgpu, DeviceChoice::Cpu] {
+                ui.selectable_value(&mut self.choice, choice, choice.to_string());
+            }
+            if ui.button("Set up").clicked() {
+                self.device = Some(
+                    device::select(self.choice)
+                        .map(|(_, i)| i)
+                        .map_err(|e| e.to_string()),
+                );
+            }
+        });
+        match &self.device {
+            Some(Ok(info)) => {
+                ui.label(info.summary());
+            }
+            Some(Err(e)) => {
+                ui.colored_label(egui::Color32::LIGHT_RED, e);
+            }
+            None => {}
+        }
+    }
+}
