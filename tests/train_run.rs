@@ -582,4 +582,11 @@ every = 0
     assert_eq!(b["resumed_from_step"], 10);
     assert_eq!(a["final_loss"], b["final_loss"]);
     assert!(std::fs::read(run.join("final/model.safetensors")).unwrap() == final_weights);
+    // A changed budget cannot resume the same run.
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("tokens = 3840", "tokens = 7680")).unwrap();
+    let changed = beyond(&resume);
+    assert_eq!(changed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&changed.stderr);
+    assert!(stderr.contains("manifest changed"), "{stderr}");
 }

@@ -194,6 +194,17 @@ pub fn train(
         }
     };
     tokenizer.check_fits(model.config.vocab_size)?;
+    if state.total_steps != config.total_steps() || state.seed != config.seed {
+        return Err(Error::InvalidInput(format!(
+            "{}: the manifest changed since the checkpoint was written (steps {} -> {}, seed {} -> {}); \
+             a resumed run must keep its budget, batch and seed: start a new output directory instead",
+            run.root.display(),
+            state.total_steps,
+            config.total_steps(),
+            state.seed,
+            config.seed
+        )));
+    }
     let resumed_from_step = latest.as_ref().map(|(s, _)| *s);
     truncate_metrics(&run.metrics(), state.step)?;
 
