@@ -13,8 +13,10 @@ pub mod error;
 pub mod eval;
 pub mod jobs;
 pub mod model;
+pub mod rng;
 pub mod train;
 pub mod vocab;
+pub mod world;
 
 #[cfg(feature = "native")]
 pub mod fsx;

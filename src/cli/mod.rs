@@ -5,10 +5,12 @@ mod bench;
 mod generate;
 mod info;
 mod logits;
+mod mcq;
 mod perplexity;
 mod render;
 mod train;
 mod vocab;
+mod world;
 
 use std::path::PathBuf;
 
@@ -62,6 +64,9 @@ pub enum Command {
     /// The vocabulary lab: analyse how a tokenizer treats languages.
     #[command(subcommand)]
     Vocab(vocab::VocabCommand),
+    /// The synthetic world: the embedded default for running the whole study offline.
+    #[command(subcommand)]
+    World(world::WorldCommand),
     /// Measure speed on the presets, beside PyTorch measured in the same run.
     Bench(bench::BenchArgs),
     /// Open the desktop app (the same as running `beyond` alone).
@@ -70,6 +75,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
+    /// Knowledge by multiple choice: C-Eval, MMLU, AGIEval, GAOKAO-Bench or the world.
+    Mcq(mcq::McqArgs),
     /// Perplexity and bits per byte on text, one sequence per non-empty line.
     Perplexity(perplexity::PerplexityArgs),
 }
@@ -89,9 +96,11 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Logits(a) => logits::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Eval(EvalCommand::Perplexity(a)) => perplexity::run(a),
+        Command::Eval(EvalCommand::Mcq(a)) => mcq::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Train(a) => train::run(a),
         Command::Vocab(c) => vocab::run(c),
+        Command::World(c) => world::run(c),
         Command::Gui(options) => crate::app::run(options),
     }
 }
@@ -103,9 +112,11 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Logits(a) => a.common.json,
         Command::Generate(a) => a.common.json,
         Command::Eval(EvalCommand::Perplexity(a)) => a.common.json,
+        Command::Eval(EvalCommand::Mcq(a)) => a.common.json,
         Command::Bench(a) => a.common.json,
         Command::Train(a) => a.common.json,
         Command::Vocab(c) => c.json(),
+        Command::World(c) => c.json(),
         Command::Gui(_) => false,
     }
 }

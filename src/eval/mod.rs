@@ -1,3 +1,7 @@
-//! Measuring models: perplexity and bits per byte on held-out text.
+//! Measuring models: knowledge by multiple choice, perplexity and bits per byte on held-out
+//! text, with bootstrap intervals.
 
+pub mod mcq;
 pub mod perplexity;
+pub mod retention;
+pub mod stats;

@@ -249,7 +249,7 @@ pub fn generate(
         if let Some(tok) = tokenizer
             && !is_eos
         {
-            let text = tok.decode(&ids[prompt.len()..])?;
+            let text = decode_after(tok, &ids, prompt.len())?;
             // Hold back text that ends in a partial character (byte-fallback tokens).
             if !text.ends_with('\u{FFFD}')
                 && text.len() >= emitted.len()
@@ -283,7 +283,7 @@ pub fn generate(
     if stop_reason != StopReason::StopString
         && let Some(tok) = tokenizer
     {
-        emitted = tok.decode(&ids[prompt.len()..])?;
+        emitted = decode_after(tok, &ids, prompt.len())?;
     }
     Ok(Generation {
         ids,
@@ -291,6 +291,21 @@ pub fn generate(
         text: emitted,
         stop_reason,
     })
+}
+
+/// The text of `ids[p..]` as it reads after the prompt: decoded with the prompt's last token in
+/// front, so that a leading space is kept (decoding the new tokens alone would strip it, as
+/// LLaMA's decoder strips the start of a text).
+fn decode_after(tok: &TextTokenizer, ids: &[u32], p: usize) -> Result<String> {
+    if p == 0 {
+        return tok.decode(ids);
+    }
+    let anchor = tok.decode(&ids[p - 1..p])?;
+    let text = tok.decode(&ids[p - 1..])?;
+    match text.strip_prefix(&anchor) {
+        Some(rest) if !anchor.contains('\u{FFFD}') => Ok(rest.to_string()),
+        _ => tok.decode(&ids[p..]),
+    }
 }
 
 fn earliest_stop(text: &str, stops: &[String]) -> Option<usize> {

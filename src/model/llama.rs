@@ -269,6 +269,43 @@ impl Llama {
             .reshape([b, self.config.vocab_size])
     }
 
+    /// Log-probabilities of chosen next tokens: for each `(row, position, token)`, the model's
+    /// log-probability of `token` after `input_ids[row][..=position]`. Only the needed positions
+    /// go through the LM head, so scoring a long prompt's answer costs one forward pass.
+    pub fn next_token_log_probs(
+        &self,
+        input_ids: Tensor<2, Int>,
+        picks: &[(usize, usize, u32)],
+    ) -> Tensor<1> {
+        let device = input_ids.device();
+        let [b, t] = input_ids.dims();
+        let hidden = self.hidden_states(
+            input_ids,
+            ForwardOptions {
+                attention_mask: None,
+                cache: None,
+            },
+        );
+        let h = self.config.hidden_size;
+        let flat: Vec<i64> = picks.iter().map(|&(r, p, _)| (r * t + p) as i64).collect();
+        let n = picks.len();
+        let rows = hidden.reshape([b * t, h]).select(
+            0,
+            Tensor::<1, Int>::from_data(TensorData::new(flat, [n]), &device),
+        );
+        let logits = self
+            .lm_head_forward(rows.reshape([1, n, h]))
+            .reshape([n, self.config.vocab_size]);
+        let log_probs = log_softmax(logits, 1);
+        let targets: Vec<i64> = picks.iter().map(|&(_, _, tok)| tok as i64).collect();
+        log_probs
+            .gather(
+                1,
+                Tensor::<2, Int>::from_data(TensorData::new(targets, [n, 1]), &device),
+            )
+            .reshape([n])
+    }
+
     fn lm_head_forward(&self, hidden: Tensor<3>) -> Tensor<3> {
         match &self.lm_head {
             Some(head) => head.forward(hidden),

@@ -7,7 +7,8 @@
 //! Learning starts from what the old tokenizer makes of each word: characters it only knows as
 //! bytes become tokens first (most frequent first), then the most frequent adjacent pairs are
 //! merged. Only tokens with a non-ASCII character are learned, so English text, which the old
-//! merges already cover, is tokenized exactly as before.
+//! merges already cover, is tokenized exactly as before. [`learn`] with [`Scope::All`] lifts
+//! that restriction, which is how [`crate::vocab::train`] grows a tokenizer from bytes alone.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
@@ -42,6 +43,26 @@ pub fn extend(
     corpus: &str,
     add: usize,
     min_frequency: u64,
+) -> Result<Extension> {
+    learn(base, corpus, add, min_frequency, Scope::NonAscii)
+}
+
+/// Which new tokens a learner may make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Only tokens with a non-ASCII character: English keeps its old tokenization.
+    NonAscii,
+    /// Any token: for growing a vocabulary from bytes up.
+    All,
+}
+
+/// [`extend`] with a choice of which tokens may be learned.
+pub fn learn(
+    base: &TextTokenizer,
+    corpus: &str,
+    add: usize,
+    min_frequency: u64,
+    scope: Scope,
 ) -> Result<Extension> {
     let json: serde_json::Value =
         serde_json::from_str(&base.inner.to_string(false).map_err(|e| Error::Tokenizer {
@@ -85,7 +106,7 @@ pub fn extend(
     let mut known: HashSet<String> = vocab.keys().cloned().collect();
     known.extend(new_tokens.iter().cloned());
     while new_tokens.len() < add {
-        let Some((a, b, n)) = learner.best_pair(&known) else {
+        let Some((a, b, n)) = learner.best_pair(&known, scope) else {
             break;
         };
         if n < min_frequency {
@@ -241,9 +262,13 @@ impl Learner {
             .collect();
     }
 
-    /// The most frequent pair whose merge is new and has a non-ASCII character (ties: the
-    /// smallest pair).
-    fn best_pair(&mut self, known: &HashSet<String>) -> Option<(String, String, u64)> {
+    /// The most frequent pair whose merge is new and, in [`Scope::NonAscii`], has a non-ASCII
+    /// character (ties: the smallest pair).
+    fn best_pair(
+        &mut self,
+        known: &HashSet<String>,
+        scope: Scope,
+    ) -> Option<(String, String, u64)> {
         while let Some((n, Reverse(key))) = self.queue.pop() {
             let current = self.pairs.get(&key).copied().unwrap_or(0);
             if current == 0 {
@@ -257,8 +282,8 @@ impl Learner {
             let merged = format!("{}{}", key.0, key.1);
             // Known tokens only accumulate and ASCII-only stays ASCII-only: such a pair never
             // qualifies again, so it leaves the queue for good.
-            if known.contains(&merged) || !merged.chars().any(|c| !c.is_ascii() && c != '\u{2581}')
-            {
+            let ascii_only = !merged.chars().any(|c| !c.is_ascii() && c != '\u{2581}');
+            if known.contains(&merged) || (scope == Scope::NonAscii && ascii_only) {
                 continue;
             }
             return Some((key.0, key.1, n));

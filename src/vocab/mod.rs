@@ -4,8 +4,10 @@ pub mod analyze;
 pub mod extend;
 pub mod resize;
 pub mod sweep;
+pub mod train;
 
 pub use analyze::{Corpus, LanguageStats, Piece, analyze, pieces};
-pub use extend::{Extension, extend};
+pub use extend::{Extension, Scope, extend, learn};
 pub use resize::{ResizeInit, ResizeReport, resize};
 pub use sweep::{SweepPoint, sweep};
+pub use train::{Trained, train};
