@@ -3,6 +3,7 @@
 
 mod microscope;
 mod model;
+mod start;
 
 use eframe::egui;
 
@@ -75,6 +76,7 @@ fn add_system_fonts(ctx: &egui::Context) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Page {
     #[default]
+    Start,
     Model,
     Microscope,
 }
@@ -82,6 +84,7 @@ enum Page {
 #[derive(Default)]
 struct App {
     page: Page,
+    start: start::StartPanel,
     model: model::ModelPanel,
     microscope: microscope::MicroscopePanel,
 }
@@ -91,6 +94,7 @@ impl App {
         let mut app = App::default();
         if let Some(dir) = &options.model {
             app.model.open(dir);
+            app.page = Page::Model;
         }
         let base = options
             .tokenizer
@@ -117,10 +121,12 @@ impl eframe::App for App {
                 ui.heading("beyond");
                 ui.label("language capability transfer");
                 ui.separator();
+                ui.selectable_value(&mut self.page, Page::Start, "Start");
                 ui.selectable_value(&mut self.page, Page::Model, "Model");
                 ui.selectable_value(&mut self.page, Page::Microscope, "Token microscope");
             });
         egui::CentralPanel::default().show(ui, |ui| match self.page {
+            Page::Start => self.start.ui(ui),
             Page::Model => self.model.ui(ui),
             Page::Microscope => self.microscope.ui(ui),
         });

@@ -153,6 +153,7 @@ mod tests {
             &[item("Q1?", 2)],
             &item("Q2?", 0),
             PromptLanguage::En,
+            Style::Lettered,
         );
         assert_eq!(
             p,

@@ -1,0 +1,266 @@
+//! The Start panel: the embedded default. Generate the synthetic world, train its English base
+//! model, and put the world's benchmark to it; every step is a core job whose events the panel
+//! draws, so the window keeps repainting while it runs.
+
+use std::path::PathBuf;
+
+use eframe::egui;
+
+use beyond::device::{self, DeviceChoice};
+use beyond::eval::mcq::{self, Format, McqOptions, McqReport};
+use beyond::jobs::{Event, Job, Waker};
+use beyond::model::LoadedModel;
+use beyond::train::{RunConfig, TrainReport, train};
+use beyond::world::{self, Summary, WorldSpec};
+
+/// A step's job and what its events said so far.
+struct Running<T> {
+    job: Job<T>,
+    status: String,
+}
+
+pub struct StartPanel {
+    seed: u64,
+    people: usize,
+    dir: String,
+    world: Option<Result<Summary, String>>,
+    generating: Option<Running<Summary>>,
+    training: Option<Running<TrainReport>>,
+    trained: Option<Result<TrainReport, String>>,
+    evaluating: Option<Running<McqReport>>,
+    evaluated: Option<Result<McqReport, String>>,
+}
+
+impl Default for StartPanel {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            people: 120,
+            dir: "world".into(),
+            world: None,
+            generating: None,
+            training: None,
+            trained: None,
+            evaluating: None,
+            evaluated: None,
+        }
+    }
+}
+
+fn waker(ctx: &egui::Context) -> Waker {
+    let ctx = ctx.clone();
+    std::sync::Arc::new(move || ctx.request_repaint())
+}
+
+/// Drains a job's events into its status line; the result once it has finished.
+fn poll<T: Send + 'static>(slot: &mut Option<Running<T>>) -> Option<Result<T, String>> {
+    let running = slot.as_mut()?;
+    while let Ok(event) = running.job.events.try_recv() {
+        match event {
+            Event::Progress {
+                stage,
+                done,
+                total,
+                unit,
+            } => {
+                running.status = match total {
+                    Some(t) => format!("{stage}: {done}/{t} {unit}"),
+                    None => format!("{stage}: {done} {unit}"),
+                }
+            }
+            Event::Metric { name, step, value } if name == "loss" => {
+                running.status = format!("step {step}: loss {value:.4}");
+            }
+            Event::Message { text } => running.status = text,
+            _ => {}
+        }
+    }
+    let result = running.job.try_result()?;
+    *slot = None;
+    Some(result.map_err(|e| e.to_string()))
+}
+
+impl StartPanel {
+    fn root(&self) -> PathBuf {
+        PathBuf::from(self.dir.trim())
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(r) = poll(&mut self.generating) {
+            self.world = Some(r);
+        }
+        if let Some(r) = poll(&mut self.training) {
+            self.trained = Some(r);
+        }
+        if let Some(r) = poll(&mut self.evaluating) {
+            self.evaluated = Some(r);
+        }
+        ui.heading("Start: the synthetic world");
+        ui.label(
+            "A small world of people, organisations and cities whose facts are told in English, \
+             some also in Chinese, and asked about in C-Eval and MMLU layouts. Everything runs \
+             offline on this machine.",
+        );
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.label("seed");
+            ui.add(egui::DragValue::new(&mut self.seed));
+            ui.label("people");
+            ui.add(egui::DragValue::new(&mut self.people).range(8..=5000));
+            ui.label("directory");
+            ui.add(egui::TextEdit::singleline(&mut self.dir).desired_width(260.0));
+        });
+        let busy =
+            self.generating.is_some() || self.training.is_some() || self.evaluating.is_some();
+        ui.add_space(6.0);
+        // 1. The world.
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(!busy, egui::Button::new("1. Generate the world"))
+                .clicked()
+            {
+                let (seed, people, dir) = (self.seed, self.people, self.root());
+                self.generating = Some(Running {
+                    job: Job::spawn("world", Some(waker(ui.ctx())), move |ctx| {
+                        let mut spec = WorldSpec::new(seed)?;
+                        spec.people = people;
+                        let w = world::generate(spec, &mut |stage| ctx.message(stage))?;
+                        world::write(&w, &dir)?;
+                        Ok(w.summary)
+                    }),
+                    status: "starting".into(),
+                });
+            }
+            if let Some(r) = &self.generating {
+                ui.spinner();
+                ui.label(&r.status);
+            }
+        });
+        match &self.world {
+            Some(Ok(s)) => {
+                ui.label(format!(
+                    "{:?} entities; facts {:?}; base tokenizer {} tokens",
+                    s.entities, s.facts, s.tokenizer.vocab_size
+                ));
+                for (lang, c) in &s.corpora {
+                    ui.label(format!(
+                        "corpus {lang}: {} documents, {} tokens, {:.2} tokens per character",
+                        c.documents,
+                        c.tokens,
+                        c.tokens as f64 / c.characters.max(1) as f64
+                    ));
+                }
+            }
+            Some(Err(e)) => {
+                ui.colored_label(egui::Color32::LIGHT_RED, e);
+            }
+            None => {}
+        }
+        ui.add_space(6.0);
+        // 2. The base model.
+        ui.horizontal(|ui| {
+            let recipe = self.root().join("recipes/base.toml");
+            if ui
+                .add_enabled(
+                    !busy && recipe.is_file(),
+                    egui::Button::new("2. Train the English base model"),
+                )
+                .clicked()
+            {
+                self.training = Some(Running {
+                    job: Job::spawn("train", Some(waker(ui.ctx())), move |ctx| {
+                        let config = RunConfig::from_toml_file(&recipe)?;
+                        let (device, _) = device::select(DeviceChoice::Auto)?;
+                        let resume = config.output.join("checkpoints").is_dir();
+                        train(&config, &device, resume, ctx)
+                    }),
+                    status: "starting".into(),
+                });
+            }
+            if let Some(r) = &self.training {
+                ui.spinner();
+                ui.label(&r.status);
+                if ui.button("Stop").clicked() {
+                    r.job.cancel();
+                }
+            }
+        });
+        match &self.trained {
+            Some(Ok(t)) => {
+                ui.label(format!(
+                    "{} steps, {} tokens, final loss {:.4}; model in {}",
+                    t.steps,
+                    t.tokens,
+                    t.final_loss.unwrap_or(f64::NAN),
+                    t.final_model.display()
+                ));
+            }
+            Some(Err(e)) => {
+                ui.colored_label(egui::Color32::LIGHT_RED, e);
+            }
+            None => {}
+        }
+        ui.add_space(6.0);
+        // 3. The benchmark.
+        ui.horizontal(|ui| {
+            let model = self.root().join("runs/base/final");
+            if ui
+                .add_enabled(
+                    !busy && model.join("config.json").is_file(),
+                    egui::Button::new("3. Ask it the English questions"),
+                )
+                .clicked()
+            {
+                let data = self.root();
+                self.evaluating = Some(Running {
+                    job: Job::spawn("mcq", Some(waker(ui.ctx())), move |ctx| {
+                        let set = mcq::read(Format::World, &data, Some("en"))?;
+                        let (device, _) = device::select(DeviceChoice::Auto)?;
+                        let loaded = LoadedModel::open(&model, &device)?;
+                        mcq::evaluate(
+                            &loaded.model,
+                            loaded.require_tokenizer()?,
+                            &set,
+                            &McqOptions::default(),
+                            Some(ctx),
+                        )
+                    }),
+                    status: "starting".into(),
+                });
+            }
+            if let Some(r) = &self.evaluating {
+                ui.spinner();
+                ui.label(&r.status);
+            }
+        });
+        match &self.evaluated {
+            Some(Ok(report)) => {
+                egui::Grid::new("mcq").striped(true).show(ui, |ui| {
+                    ui.strong("scoring");
+                    ui.strong("subject");
+                    ui.strong("accuracy");
+                    ui.strong("95% interval");
+                    ui.end_row();
+                    for m in &report.modes {
+                        for s in &m.subjects {
+                            ui.label(format!("{:?}", m.scoring));
+                            ui.label(&s.name);
+                            ui.label(format!("{:.1}%", 100.0 * s.accuracy.value));
+                            ui.label(format!(
+                                "[{:.1}, {:.1}]  chance {:.0}%",
+                                100.0 * s.accuracy.low,
+                                100.0 * s.accuracy.high,
+                                100.0 * s.chance
+                            ));
+                            ui.end_row();
+                        }
+                    }
+                });
+            }
+            Some(Err(e)) => {
+                ui.colored_label(egui::Color32::LIGHT_RED, e);
+            }
+            None => {}
+        }
+    }
+}
