@@ -110,9 +110,9 @@ struct Request {
     continuation: Vec<u32>,
 }
 
-/// Splits `prompt + cont` into the prompt's tokens and the continuation's.
-fn request(tokenizer: &TextTokenizer, prompt: &str, cont: &str) -> Result<Request> {
-    let ctx = tokenizer.encode_with_bos(prompt)?;
+/// Splits `prompt + cont` into the prompt's tokens (`ctx`, already encoded) and the
+/// continuation's.
+fn request(tokenizer: &TextTokenizer, prompt: &str, ctx: &[u32], cont: &str) -> Result<Request> {
     let whole = tokenizer.encode_with_bos(&format!("{prompt}{cont}"))?;
     let mut n = ctx.iter().zip(&whole).take_while(|(a, b)| a == b).count();
     if n == whole.len() {
@@ -298,6 +298,7 @@ pub fn evaluate(
                 Scoring::Letter => &both[0],
                 Scoring::Text => &both[1],
             };
+            let ctx = tokenizer.encode_with_bos(p)?;
             for (i, o) in item.options.iter().enumerate() {
                 let text = match scoring {
                     Scoring::Letter => prompt::letter(i),
@@ -305,7 +306,7 @@ pub fn evaluate(
                 };
                 let cont = lang.continuation(&text);
                 lengths.push(cont.len().max(1) as f64);
-                requests.push(request(tokenizer, p, &cont)?);
+                requests.push(request(tokenizer, p, &ctx, &cont)?);
             }
         }
         let scores = score_requests(model, &requests, options.batch_size, ctx, &mut |n| {
