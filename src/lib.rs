@@ -14,6 +14,8 @@ pub mod eval;
 pub mod jobs;
 pub mod model;
 pub mod rng;
+#[cfg(feature = "native")]
+pub mod serve;
 pub mod train;
 pub mod vocab;
 pub mod world;

@@ -1,13 +1,17 @@
 //! The headless face: `beyond <command>`. Each command starts core work and renders its events;
 //! with `--json` it prints one JSON object on stdout instead of text for people.
 
+mod answers;
 mod bench;
+mod codeswitch;
 mod generate;
 mod info;
 mod logits;
 mod mcq;
 mod perplexity;
+mod quality;
 mod render;
+mod serve;
 mod train;
 mod vocab;
 mod world;
@@ -67,6 +71,8 @@ pub enum Command {
     /// The synthetic world: the embedded default for running the whole study offline.
     #[command(subcommand)]
     World(world::WorldCommand),
+    /// Serve a model over an OpenAI-compatible HTTP API (chat completions, models).
+    Serve(serve::ServeArgs),
     /// Measure speed on the presets, beside PyTorch measured in the same run.
     Bench(bench::BenchArgs),
     /// Open the desktop app (the same as running `beyond` alone).
@@ -79,6 +85,10 @@ pub enum EvalCommand {
     Mcq(mcq::McqArgs),
     /// Perplexity and bits per byte on text, one sequence per non-empty line.
     Perplexity(perplexity::PerplexityArgs),
+    /// Code-switching: which answers leave the expected language, and where.
+    Codeswitch(codeswitch::CodeSwitchArgs),
+    /// Answer quality: LLM-Eval's five aspects by a judge model and by people, and judge-free signals.
+    Quality(quality::QualityArgs),
 }
 
 /// A model directory argument.
@@ -97,7 +107,10 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Generate(a) => generate::run(a),
         Command::Eval(EvalCommand::Perplexity(a)) => perplexity::run(a),
         Command::Eval(EvalCommand::Mcq(a)) => mcq::run(a),
+        Command::Eval(EvalCommand::Codeswitch(a)) => codeswitch::run(a),
+        Command::Eval(EvalCommand::Quality(a)) => quality::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Train(a) => train::run(a),
         Command::Vocab(c) => vocab::run(c),
         Command::World(c) => world::run(c),
@@ -113,7 +126,10 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Generate(a) => a.common.json,
         Command::Eval(EvalCommand::Perplexity(a)) => a.common.json,
         Command::Eval(EvalCommand::Mcq(a)) => a.common.json,
+        Command::Eval(EvalCommand::Codeswitch(a)) => a.common.json,
+        Command::Eval(EvalCommand::Quality(a)) => a.common.json,
         Command::Bench(a) => a.common.json,
+        Command::Serve(a) => a.common.json,
         Command::Train(a) => a.common.json,
         Command::Vocab(c) => c.json(),
         Command::World(c) => c.json(),

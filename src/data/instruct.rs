@@ -119,7 +119,8 @@ impl Template {
         self.render(&conv).0
     }
 
-    fn alpaca_user(&self, instruction: &str, input: &str) -> String {
+    /// The user turn of an Alpaca record: the instruction, joined with its input if it has one.
+    pub fn alpaca_user(&self, instruction: &str, input: &str) -> String {
         if input.trim().is_empty() {
             instruction.to_string()
         } else {
