@@ -139,6 +139,7 @@ fn perplexity_matches_transformers() {
             batch,
             "--json",
         ]);
+        let json = &json["rows"][0];
         assert_eq!(json["sequences"], 5);
         assert_eq!(json["tokens"], 80);
         assert_eq!(json["bytes"], 296);
@@ -154,6 +155,61 @@ fn perplexity_matches_transformers() {
         );
         let ppl = json["perplexity"].as_f64().unwrap();
         assert!((ppl / 69669.84414602464 - 1.0).abs() < 1e-3);
+        let ci = &json["bits_per_byte_interval"];
+        assert!(ci["low"].as_f64().unwrap() < bpb && bpb < ci["high"].as_f64().unwrap());
+    }
+}
+
+/// Several corpora give one row each, equal to scoring each alone; two models give the change
+/// per corpus, zero with an empty interval for the same model twice.
+#[test]
+fn perplexity_gives_one_row_per_language_and_the_change_between_models() {
+    let udhr = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora/udhr");
+    let file = |l: &str| udhr.join(format!("{l}.txt")).to_str().unwrap().to_string();
+    let (en, zh, sw) = (file("en"), file("zh"), file("sw"));
+    let zh_spec = format!("chinese={zh}");
+    let args = |models: usize, texts: &[&str]| {
+        let mut a: Vec<String> = [
+            "eval",
+            "perplexity",
+            "--device",
+            "cpu",
+            "--json",
+            "--max-len",
+            "64",
+        ]
+        .map(String::from)
+        .to_vec();
+        for _ in 0..models {
+            a.extend(["--model".to_string(), fixture()]);
+        }
+        for t in texts {
+            a.extend(["--text".to_string(), t.to_string()]);
+        }
+        a
+    };
+    let run = |a: Vec<String>| beyond(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let all = run(args(1, &[&en, &zh_spec, &sw]));
+    let rows = all["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["corpus"].as_str().unwrap()).collect();
+    assert_eq!(names, ["en", "chinese", "sw"]);
+    let alone = run(args(1, &[&zh]));
+    assert_eq!(alone["rows"][0]["bits_per_byte"], rows[1]["bits_per_byte"]);
+    assert_eq!(alone["rows"][0]["corpus"], "zh");
+    // LLaMA-2 spends more tokens per byte on Chinese (three bytes a character) than on English.
+    let tokens_per_byte =
+        |r: &serde_json::Value| r["tokens"].as_f64().unwrap() / r["bytes"].as_f64().unwrap();
+    assert!(tokens_per_byte(&rows[1]) > tokens_per_byte(&rows[0]));
+    let two = run(args(2, &[&en, &zh_spec]));
+    assert_eq!(two["rows"].as_array().unwrap().len(), 4);
+    let change = two["change"].as_array().unwrap();
+    assert_eq!(change.len(), 2);
+    for c in change {
+        let d = &c["bits_per_byte"];
+        assert_eq!(
+            (d["value"].as_f64(), d["low"].as_f64(), d["high"].as_f64()),
+            (Some(0.0), Some(0.0), Some(0.0))
+        );
     }
 }
 

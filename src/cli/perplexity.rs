@@ -1,21 +1,27 @@
-//! `beyond eval perplexity`: perplexity and bits per byte of a model on text.
+//! `beyond eval perplexity`: perplexity and bits per byte of one or two models on held-out text,
+//! one row per corpus (language); with two models, the change in bits per byte on each corpus.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use serde::Serialize;
 
-use super::ModelArg;
-use beyond::eval::perplexity::{PerplexityOptions, perplexity};
+use beyond::eval::perplexity::{
+    PerplexityOptions, PerplexityReport, bits_per_byte_change, perplexity,
+};
+use beyond::eval::stats::Interval;
 use beyond::jobs::Job;
 use beyond::model::LoadedModel;
 
 #[derive(Debug, Args)]
 pub struct PerplexityArgs {
-    #[command(flatten)]
-    pub model: ModelArg,
-    /// UTF-8 text; each non-empty line is one sequence.
-    #[arg(long, value_name = "FILE")]
-    pub text: PathBuf,
+    /// HF model directory; give two (before, after) to see the change on each corpus.
+    #[arg(long, value_name = "DIR", required = true, num_args = 1..=2)]
+    pub model: Vec<PathBuf>,
+    /// UTF-8 text, each non-empty line one sequence; repeat for several corpora. `zh=FILE` names
+    /// the row; otherwise the file's stem does.
+    #[arg(long, value_name = "[NAME=]FILE", required = true, num_args = 1..)]
+    pub text: Vec<String>,
     /// Sequences per forward pass.
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
@@ -26,39 +32,129 @@ pub struct PerplexityArgs {
     pub common: super::Common,
 }
 
+#[derive(Serialize)]
+struct Row {
+    corpus: String,
+    model: PathBuf,
+    #[serde(flatten)]
+    report: PerplexityReport,
+}
+
+#[derive(Serialize)]
+struct Change {
+    corpus: String,
+    /// Second model minus first, bits per byte, with a paired bootstrap interval over lines.
+    bits_per_byte: Interval,
+}
+
+#[derive(Serialize)]
+struct Output {
+    rows: Vec<Row>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    change: Vec<Change>,
+}
+
+/// `NAME=FILE` or `FILE` (named by its stem).
+fn corpus(spec: &str) -> (String, PathBuf) {
+    if let Some((name, path)) = spec.split_once('=')
+        && !name.is_empty()
+        && !name.contains(['/', '\\'])
+    {
+        return (name.to_string(), PathBuf::from(path));
+    }
+    let path = PathBuf::from(spec);
+    let name = path
+        .file_stem()
+        .map_or_else(|| spec.to_string(), |s| s.to_string_lossy().into_owned());
+    (name, path)
+}
+
 pub fn run(args: PerplexityArgs) -> anyhow::Result<()> {
     let (device, _) = args.common.device()?;
-    let text = read_text(&args.text)?;
-    let dir = args.model.model.clone();
+    let mut corpora = Vec::new();
+    for spec in &args.text {
+        let (name, path) = corpus(spec);
+        corpora.push((name, read_text(&path)?));
+    }
     let options = PerplexityOptions {
         batch_size: args.batch_size,
         max_len: args.max_len,
     };
-    let job = Job::spawn("perplexity", None, move |ctx| {
-        let loaded = LoadedModel::open(&dir, &device)?;
-        perplexity(
-            &loaded.model,
-            loaded.require_tokenizer()?,
-            &text,
-            &options,
-            Some(ctx),
-        )
-    });
-    let report = super::render::follow(job, args.common.json)?;
-    if args.common.json {
-        return super::print_json(&report);
+    let mut per_model: Vec<Vec<PerplexityReport>> = Vec::new();
+    for dir in &args.model {
+        let (dir, device, corpora, options) = (
+            dir.clone(),
+            device.clone(),
+            corpora.clone(),
+            options.clone(),
+        );
+        let job = Job::spawn("perplexity", None, move |ctx| {
+            let loaded = LoadedModel::open(&dir, &device)?;
+            let tok = loaded.require_tokenizer()?;
+            corpora
+                .iter()
+                .map(|(name, text)| {
+                    ctx.message(format!("{}: {name}", dir.display()));
+                    perplexity(&loaded.model, tok, text, &options, Some(ctx))
+                })
+                .collect::<beyond::Result<Vec<_>>>()
+        });
+        per_model.push(super::render::follow(job, args.common.json)?);
     }
-    println!("sequences      {}", report.sequences);
-    println!("tokens         {}", report.tokens);
-    println!("bytes          {}", report.bytes);
-    println!("nll/token      {:.4}", report.nll_per_token);
-    println!("perplexity     {:.3}", report.perplexity);
-    println!("bits per byte  {:.4}", report.bits_per_byte);
+    let mut change = Vec::new();
+    if let [before, after] = per_model.as_slice() {
+        for ((name, _), (b, a)) in corpora.iter().zip(before.iter().zip(after)) {
+            change.push(Change {
+                corpus: name.clone(),
+                bits_per_byte: bits_per_byte_change(b, a)?,
+            });
+        }
+    }
+    let rows: Vec<Row> = args
+        .model
+        .iter()
+        .zip(per_model)
+        .flat_map(|(dir, reports)| {
+            corpora.iter().zip(reports).map(|((name, _), report)| Row {
+                corpus: name.clone(),
+                model: dir.clone(),
+                report,
+            })
+        })
+        .collect();
+    if args.common.json {
+        return super::print_json(&Output { rows, change });
+    }
+    println!(
+        "{:<12} {:>7} {:>9} {:>10} {:>11} {:>24}  model",
+        "corpus", "lines", "tokens", "nll/token", "perplexity", "bits/byte [95%]"
+    );
+    for r in &rows {
+        let p = &r.report;
+        println!(
+            "{:<12} {:>7} {:>9} {:>10.4} {:>11.3} {:>8.4} [{:.4}, {:.4}]  {}",
+            r.corpus,
+            p.sequences,
+            p.tokens,
+            p.nll_per_token,
+            p.perplexity,
+            p.bits_per_byte,
+            p.bits_per_byte_interval.low,
+            p.bits_per_byte_interval.high,
+            r.model.display()
+        );
+    }
+    for c in &change {
+        println!(
+            "change on {}: {:+.4} bits/byte [{:+.4}, {:+.4}] (second model minus first)",
+            c.corpus, c.bits_per_byte.value, c.bits_per_byte.low, c.bits_per_byte.high
+        );
+    }
     Ok(())
 }
 
 /// Reads a UTF-8 text file, naming the file and the byte where it stops being UTF-8.
-pub fn read_text(path: &std::path::Path) -> anyhow::Result<String> {
+pub fn read_text(path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     String::from_utf8(bytes).map_err(|e| {
         anyhow::anyhow!(

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::stats::{Interval, RESAMPLES, bootstrap};
 use crate::error::{Error, Result};
 use crate::jobs::JobContext;
 use crate::model::generate::ids_tensor;
@@ -28,6 +29,42 @@ pub struct PerplexityReport {
     pub bytes: usize,
     /// Non-empty lines.
     pub sequences: usize,
+    /// Bits per byte with a bootstrap 95% interval over lines.
+    pub bits_per_byte_interval: Interval,
+    /// Per line: (NLL in nats, tokens predicted, bytes), for comparing two models line by line.
+    #[serde(default, skip_serializing)]
+    pub lines: Vec<(f64, usize, usize)>,
+}
+
+/// Bits per byte of the lines picked.
+fn bits_per_byte(lines: &[(f64, usize, usize)], picks: &[usize]) -> f64 {
+    let (nll, bytes) = picks
+        .iter()
+        .fold((0.0, 0usize), |(n, b), &i| (n + lines[i].0, b + lines[i].2));
+    nll / std::f64::consts::LN_2 / bytes.max(1) as f64
+}
+
+/// The change in bits per byte from `before` to `after` on the same text, with a paired
+/// bootstrap interval over lines (the models may tokenize differently: bytes are the common
+/// unit).
+pub fn bits_per_byte_change(
+    before: &PerplexityReport,
+    after: &PerplexityReport,
+) -> Result<Interval> {
+    if before.lines.len() != after.lines.len()
+        || before
+            .lines
+            .iter()
+            .zip(&after.lines)
+            .any(|(a, b)| a.2 != b.2)
+    {
+        return Err(Error::InvalidInput(
+            "the two perplexity reports are not of the same text".into(),
+        ));
+    }
+    Ok(bootstrap(before.lines.len(), RESAMPLES, 0, |picks| {
+        bits_per_byte(&after.lines, picks) - bits_per_byte(&before.lines, picks)
+    }))
 }
 
 /// Options of a perplexity run.
@@ -78,7 +115,7 @@ pub fn perplexity(
     }
     let bytes: usize = lines.iter().map(|l| l.len()).sum();
     let mut segments = Vec::new();
-    for line in &lines {
+    for (line_no, line) in lines.iter().enumerate() {
         let ids = tokenizer.encode_with_bos(line)?;
         if let Some(&bad) = ids
             .iter()
@@ -89,10 +126,15 @@ pub fn perplexity(
                 model.config.vocab_size
             )));
         }
-        segments.extend(windows(&ids, max_len));
+        segments.extend(
+            windows(&ids, max_len)
+                .into_iter()
+                .map(|(w, first)| (w, first, line_no)),
+        );
     }
     // Similar lengths together waste less padding.
-    segments.sort_by_key(|(ids, _)| std::cmp::Reverse(ids.len()));
+    segments.sort_by_key(|(ids, _, _)| std::cmp::Reverse(ids.len()));
+    let mut per_line: Vec<(f64, usize, usize)> = lines.iter().map(|l| (0.0, 0, l.len())).collect();
     let device = model.device();
     let pad = tokenizer.eos_ids.first().copied().unwrap_or(0);
     let mut total_nll = 0.0f64;
@@ -102,11 +144,11 @@ pub fn perplexity(
         if let Some(ctx) = ctx {
             ctx.check_cancelled()?;
         }
-        let t = batch.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0);
+        let t = batch.iter().map(|(ids, _, _)| ids.len()).max().unwrap_or(0);
         let mut rows = Vec::new();
         let mut labels = Vec::new();
         let mut mask = Vec::new();
-        for (ids, first) in batch.iter() {
+        for (ids, first, _) in batch.iter() {
             let mut row = ids.clone();
             row.resize(t, pad);
             let label: Vec<i64> = (0..t)
@@ -119,7 +161,7 @@ pub fn perplexity(
             rows.push(row);
             labels.push(label);
         }
-        let padded = batch.iter().any(|(ids, _)| ids.len() < t);
+        let padded = batch.iter().any(|(ids, _, _)| ids.len() < t);
         let logits = model.forward(
             ids_tensor(&rows, &device),
             ForwardOptions {
@@ -134,6 +176,14 @@ pub fn perplexity(
             .map_err(|e| Error::Device(format!("reading losses: {e:?}")))?;
         total_nll += values.iter().map(|&v| v as f64).sum::<f64>();
         tokens += count;
+        for (row, (ids, first, line_no)) in batch.iter().enumerate() {
+            let nll: f64 = values[row * (t - 1)..(row + 1) * (t - 1)]
+                .iter()
+                .map(|&v| v as f64)
+                .sum();
+            per_line[*line_no].0 += nll;
+            per_line[*line_no].1 += ids.len() - first;
+        }
         if let Some(ctx) = ctx {
             ctx.progress(
                 "scoring",
@@ -151,6 +201,10 @@ pub fn perplexity(
         tokens,
         bytes,
         sequences: lines.len(),
+        bits_per_byte_interval: bootstrap(per_line.len(), RESAMPLES, 0, |picks| {
+            bits_per_byte(&per_line, picks)
+        }),
+        lines: per_line,
     })
 }
 

@@ -50,6 +50,42 @@ pub fn paired_interval(a: &[f64], b: Option<&[f64]>, resamples: usize, seed: u64
     }
 }
 
+/// A statistic of `n` items with its percentile-bootstrap 95% interval: `stat` gets the indices
+/// of a resample (with repeats) and is first called on all items in order.
+pub fn bootstrap(
+    n: usize,
+    resamples: usize,
+    seed: u64,
+    stat: impl Fn(&[usize]) -> f64,
+) -> Interval {
+    let all: Vec<usize> = (0..n).collect();
+    let value = stat(&all);
+    if n < 2 || resamples == 0 {
+        return Interval {
+            value,
+            low: value,
+            high: value,
+        };
+    }
+    let mut rng = SeededRng::new(seed, 0x5eed);
+    let mut picks = vec![0; n];
+    let mut values: Vec<f64> = (0..resamples)
+        .map(|_| {
+            for p in picks.iter_mut() {
+                *p = rng.below(n);
+            }
+            stat(&picks)
+        })
+        .collect();
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((q * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    Interval {
+        value,
+        low: at(0.025),
+        high: at(0.975),
+    }
+}
+
 fn mean(v: &[f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
