@@ -332,3 +332,95 @@ pub fn compare_with_torch(
         Err(e) => report.torch_error = Some(e),
     }
 }
+
+/// Multiple-choice evaluation speed on a preset.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalBench {
+    pub preset: String,
+    pub device: DeviceInfo,
+    pub params: usize,
+    pub questions: usize,
+    pub shots: usize,
+    pub batch_size: usize,
+    /// Both scorings (answer letter and option text) per question.
+    pub questions_per_second: f64,
+    pub seconds: f64,
+}
+
+/// Times `beyond eval mcq` (letter and text scoring, `shots`-shot) on a randomly initialised
+/// model of `preset` with `tokenizer`, over the English questions of the synthetic world of
+/// seed 0 (MMLU layout).
+pub fn measure_mcq(
+    preset: &str,
+    tokenizer: &crate::model::TextTokenizer,
+    shots: usize,
+    batch_size: usize,
+    device: &Device,
+    info: &DeviceInfo,
+    ctx: Option<&JobContext>,
+) -> Result<EvalBench> {
+    use crate::eval::mcq::{self, McqItem, McqOptions, McqSet, McqSubject};
+    let config = LlamaConfig::preset(preset)
+        .ok_or_else(|| Error::InvalidInput(format!("unknown preset `{preset}`")))?;
+    tokenizer.check_fits(config.vocab_size)?;
+    if let Some(c) = ctx {
+        c.message("generating the world's questions");
+    }
+    let world = crate::world::generate(crate::world::WorldSpec::new(0)?, &mut |_| {})?;
+    let mut set = McqSet::new(mcq::Format::Mmlu);
+    for q in world.questions.iter().filter(|q| q.language == "en") {
+        let name = format!("{:?}", q.split).to_lowercase();
+        let subject = match set.subjects.iter().position(|s| s.name == name) {
+            Some(i) => &mut set.subjects[i],
+            None => {
+                set.subjects.push(McqSubject {
+                    name,
+                    dev: Vec::new(),
+                    eval: Vec::new(),
+                });
+                set.subjects.last_mut().expect("just pushed")
+            }
+        };
+        let item = McqItem {
+            id: format!("{}", q.fact),
+            passage: None,
+            question: q.question.clone(),
+            options: q.options.to_vec(),
+            answer: (q.answer.as_bytes()[0] - b'A') as usize,
+            explanation: None,
+        };
+        match q.part.as_str() {
+            "dev" => subject.dev.push(item),
+            _ => subject.eval.push(item),
+        }
+    }
+    device.seed(0);
+    let model = Llama::init(&config, 0.02, device);
+    let options = McqOptions {
+        shots,
+        batch_size,
+        ..McqOptions::default()
+    };
+    // Warm-up on a few questions: kernels compile on the first passes.
+    mcq::evaluate(
+        &model,
+        tokenizer,
+        &set,
+        &McqOptions {
+            limit: Some(2),
+            ..options.clone()
+        },
+        None,
+    )?;
+    let report = mcq::evaluate(&model, tokenizer, &set, &options, ctx)?;
+    Ok(EvalBench {
+        preset: preset.to_string(),
+        device: info.clone(),
+        params: config.num_params(),
+        questions: report.questions,
+        shots,
+        batch_size,
+        questions_per_second: report.questions_per_second,
+        seconds: report.seconds,
+    })
+}

@@ -223,3 +223,23 @@ fn errors_are_json_when_asked() {
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(json["error"].as_str().unwrap().contains("/nonexistent"));
 }
+
+/// `beyond bench eval` runs the multiple-choice evaluation on a preset and reports its speed.
+#[test]
+fn bench_eval_reports_questions_per_second() {
+    let tokenizer = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/tokenizers/llama2/tokenizer.json");
+    let json = beyond(&[
+        "bench",
+        "eval",
+        "--preset",
+        "nano",
+        "--device",
+        "cpu",
+        "--json",
+        "--tokenizer",
+        tokenizer.to_str().unwrap(),
+    ]);
+    assert_eq!(json["questions"], 780, "{json}");
+    assert!(json["questions_per_second"].as_f64().unwrap() > 0.0);
+}

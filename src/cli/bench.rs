@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use beyond::bench::{BenchOptions, compare_with_torch, measure};
+use beyond::bench::{BenchOptions, compare_with_torch, measure, measure_mcq};
 use beyond::jobs::Job;
 
 /// What to time.
@@ -14,6 +14,8 @@ pub enum BenchWhat {
     Infer,
     /// Also training steps (forward, backward, AdamW), with peak memory.
     Train,
+    /// Multiple-choice evaluation: questions per second (letter and text scoring).
+    Eval,
 }
 
 #[derive(Debug, Args)]
@@ -39,12 +41,24 @@ pub struct BenchArgs {
     /// Do not run PyTorch.
     #[arg(long)]
     pub no_torch: bool,
+    /// Tokenizer for `eval` (the preset's vocabulary is LLaMA-2's).
+    #[arg(long, default_value = "../shared/tokenizers/llama2/tokenizer.json")]
+    pub tokenizer: PathBuf,
+    /// Solved examples before each question, for `eval`.
+    #[arg(long, default_value_t = 0)]
+    pub shots: usize,
+    /// Sequences per forward pass, for `eval`.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
     #[command(flatten)]
     pub common: super::Common,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (device, info) = args.common.device()?;
+    if args.what == BenchWhat::Eval {
+        return run_eval(args, device, info);
+    }
     let options = BenchOptions {
         preset: args.preset.clone(),
         steps: args.steps,
@@ -115,5 +129,34 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         (None, Some(e)) => println!("torch: not measured ({e})"),
         (None, None) => {}
     }
+    Ok(())
+}
+
+fn run_eval(
+    args: BenchArgs,
+    device: burn::tensor::Device,
+    info: beyond::device::DeviceInfo,
+) -> anyhow::Result<()> {
+    let tokenizer = beyond::model::TextTokenizer::open(&args.tokenizer, Some(1), &[2])?;
+    let (preset, shots, batch) = (args.preset.clone(), args.shots, args.batch_size);
+    let job = Job::spawn("bench eval", None, move |ctx| {
+        measure_mcq(&preset, &tokenizer, shots, batch, &device, &info, Some(ctx))
+    });
+    let report = super::render::follow(job, args.common.json)?;
+    if args.common.json {
+        return super::print_json(&report);
+    }
+    println!(
+        "preset {} ({:.1} M params) on {}: {} questions, {}-shot, batch {}: \
+         {:.1} questions/s (letter and text scoring), {:.1} s",
+        report.preset,
+        report.params as f64 / 1e6,
+        report.device.summary(),
+        report.questions,
+        report.shots,
+        report.batch_size,
+        report.questions_per_second,
+        report.seconds
+    );
     Ok(())
 }
