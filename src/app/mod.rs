@@ -1,8 +1,10 @@
 //! The desktop face: an egui window. Panels start core jobs and render what they return; they
 //! hold no work of their own.
 
+mod evaluate;
 mod microscope;
 mod model;
+mod running;
 mod start;
 
 use eframe::egui;
@@ -79,6 +81,7 @@ enum Page {
     Start,
     Model,
     Microscope,
+    Evaluate,
 }
 
 #[derive(Default)]
@@ -87,6 +90,7 @@ struct App {
     start: start::StartPanel,
     model: model::ModelPanel,
     microscope: microscope::MicroscopePanel,
+    evaluate: evaluate::EvaluatePanel,
 }
 
 impl App {
@@ -124,11 +128,13 @@ impl eframe::App for App {
                 ui.selectable_value(&mut self.page, Page::Start, "Start");
                 ui.selectable_value(&mut self.page, Page::Model, "Model");
                 ui.selectable_value(&mut self.page, Page::Microscope, "Token microscope");
+                ui.selectable_value(&mut self.page, Page::Evaluate, "Evaluate");
             });
         egui::CentralPanel::default().show(ui, |ui| match self.page {
             Page::Start => self.start.ui(ui),
             Page::Model => self.model.ui(ui),
             Page::Microscope => self.microscope.ui(ui),
+            Page::Evaluate => self.evaluate.ui(ui),
         });
     }
 }

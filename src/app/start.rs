@@ -8,16 +8,12 @@ use eframe::egui;
 
 use beyond::device::{self, DeviceChoice};
 use beyond::eval::mcq::{self, Format, McqOptions, McqReport};
-use beyond::jobs::{Event, Job, Waker};
+use beyond::jobs::Job;
+
+use super::running::{Running, poll, waker};
 use beyond::model::LoadedModel;
 use beyond::train::{RunConfig, TrainReport, train};
 use beyond::world::{self, Summary, WorldSpec};
-
-/// A step's job and what its events said so far.
-struct Running<T> {
-    job: Job<T>,
-    status: String,
-}
 
 pub struct StartPanel {
     seed: u64,
@@ -45,39 +41,6 @@ impl Default for StartPanel {
             evaluated: None,
         }
     }
-}
-
-fn waker(ctx: &egui::Context) -> Waker {
-    let ctx = ctx.clone();
-    std::sync::Arc::new(move || ctx.request_repaint())
-}
-
-/// Drains a job's events into its status line; the result once it has finished.
-fn poll<T: Send + 'static>(slot: &mut Option<Running<T>>) -> Option<Result<T, String>> {
-    let running = slot.as_mut()?;
-    while let Ok(event) = running.job.events.try_recv() {
-        match event {
-            Event::Progress {
-                stage,
-                done,
-                total,
-                unit,
-            } => {
-                running.status = match total {
-                    Some(t) => format!("{stage}: {done}/{t} {unit}"),
-                    None => format!("{stage}: {done} {unit}"),
-                }
-            }
-            Event::Metric { name, step, value } if name == "loss" => {
-                running.status = format!("step {step}: loss {value:.4}");
-            }
-            Event::Message { text } => running.status = text,
-            _ => {}
-        }
-    }
-    let result = running.job.try_result()?;
-    *slot = None;
-    Some(result.map_err(|e| e.to_string()))
 }
 
 impl StartPanel {
