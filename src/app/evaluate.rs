@@ -49,6 +49,8 @@ struct Switching {
 
 struct Quality {
     answers: Vec<Answer>,
+    target: SwitchOptions,
+    judged: Vec<Option<Result<AspectScores, String>>>,
     report: QualityReport,
 }
 
@@ -639,7 +641,12 @@ impl EvaluatePanel {
                     };
                     let rated = quality::read_ratings(&ratings)?;
                     let report = quality::report(&answers, &target, &judged, &rated, None);
-                    Ok(Quality { answers, report })
+                    Ok(Quality {
+                        answers,
+                        target,
+                        judged,
+                        report,
+                    })
                 }));
             }
             if let Some(r) = &self.quality_job {
@@ -650,7 +657,7 @@ impl EvaluatePanel {
                 }
             }
         });
-        let Some(result) = &self.quality else {
+        let Some(result) = &mut self.quality else {
             return;
         };
         let q = match result {
@@ -662,24 +669,28 @@ impl EvaluatePanel {
             "{} answers: {:.0} characters on average, distinct-1 {:.3}, distinct-2 {:.3}, {:.1}% of letters in {}",
             r.answers, r.mean_chars, r.mean_distinct_1, r.mean_distinct_2, 100.0 * r.mean_target_share, r.target_language
         ));
-        egui::Grid::new("aspects").striped(true).show(ui, |ui| {
-            ui.strong("");
-            for a in ASPECTS {
-                ui.strong(a);
-            }
-            ui.strong("AVG [95%]");
-            ui.end_row();
-            for (who, s) in [("judge", &r.judge), ("people", &r.human)] {
-                if let Some(s) = s {
-                    ui.label(format!("{who} ({})", s.scored));
-                    for (_, v) in &s.aspects {
-                        ui.label(format!("{v:.2}"));
-                    }
-                    ui.label(interval(&s.average, 1.0, 2));
-                    ui.end_row();
+        if r.judge.is_none() && r.human.is_none() {
+            ui.label("No scores yet: give a judge, or rate answers below.");
+        } else {
+            egui::Grid::new("aspects").striped(true).show(ui, |ui| {
+                ui.strong("");
+                for a in ASPECTS {
+                    ui.strong(a);
                 }
-            }
-        });
+                ui.strong("AVG [95%]");
+                ui.end_row();
+                for (who, s) in [("judge", &r.judge), ("people", &r.human)] {
+                    if let Some(s) = s {
+                        ui.label(format!("{who} ({})", s.scored));
+                        for (_, v) in &s.aspects {
+                            ui.label(format!("{v:.2}"));
+                        }
+                        ui.label(interval(&s.average, 1.0, 2));
+                        ui.end_row();
+                    }
+                }
+            });
+        }
         for (reason, n) in &r.judge_failures {
             show_error(ui, &format!("no judge scores for {n} answers: {reason}"));
         }
@@ -724,9 +735,15 @@ impl EvaluatePanel {
                     note: self.rating_note.clone(),
                 };
                 let path = PathBuf::from(self.ratings.trim());
+                // Saved, then the summary is made again with every rating in the file.
                 self.rating_status = Some(
                     quality::save_rating(&path, rating)
-                        .map(|()| format!("saved to {}", path.display()))
+                        .and_then(|()| quality::read_ratings(&path))
+                        .map(|rated| {
+                            q.report =
+                                quality::report(&q.answers, &q.target, &q.judged, &rated, None);
+                            format!("saved to {}", path.display())
+                        })
                         .map_err(|e| e.to_string()),
                 );
                 if self.rating_of + 1 < n {

@@ -128,7 +128,9 @@ pub struct Signals {
     /// Distinct unigrams / all unigrams (1 = no repetition).
     pub distinct_1: f64,
     pub distinct_2: f64,
-    /// Share of letters in the target language.
+    /// Letters (ideographs count one each).
+    pub letters: usize,
+    /// Share of letters in the target language (1 for an answer without letters).
     pub target_share: f64,
     /// Perplexity of the answer under the reference model, when one is given.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -179,12 +181,14 @@ pub fn distinct_n(units: &[String], n: usize) -> f64 {
 /// The judge-free signals of an answer.
 pub fn signals(answer: &str, target: &SwitchOptions) -> Signals {
     let u = units(answer);
+    let switch = analyse(answer, target);
     Signals {
+        letters: switch.letters,
         chars: answer.chars().count(),
         units: u.len(),
         distinct_1: distinct_n(&u, 1),
         distinct_2: distinct_n(&u, 2),
-        target_share: analyse(answer, target).expected_share,
+        target_share: switch.expected_share,
         reference_perplexity: None,
     }
 }
@@ -255,6 +259,7 @@ pub struct QualityReport {
     pub mean_chars: f64,
     pub mean_distinct_1: f64,
     pub mean_distinct_2: f64,
+    /// Over answers with at least one letter.
     pub mean_target_share: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_reference_perplexity: Option<f64>,
@@ -399,7 +404,15 @@ pub fn report(
         mean_chars: mean(&|s| s.chars as f64),
         mean_distinct_1: mean(&|s| s.distinct_1),
         mean_distinct_2: mean(&|s| s.distinct_2),
-        mean_target_share: mean(&|s| s.target_share),
+        // Answers without a letter say nothing about language.
+        mean_target_share: {
+            let shares: Vec<f64> = items
+                .iter()
+                .filter(|i| i.signals.letters > 0)
+                .map(|i| i.signals.target_share)
+                .collect();
+            shares.iter().sum::<f64>() / shares.len().max(1) as f64
+        },
         mean_reference_perplexity: (!ppl.is_empty())
             .then(|| ppl.iter().sum::<f64>() / ppl.len() as f64),
         judge: summary(&judge_scores),
