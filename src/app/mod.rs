@@ -6,6 +6,8 @@ mod microscope;
 mod model;
 mod running;
 mod start;
+mod train;
+mod vocabulary;
 
 use eframe::egui;
 
@@ -81,6 +83,8 @@ enum Page {
     Start,
     Model,
     Microscope,
+    Vocabulary,
+    Train,
     Evaluate,
 }
 
@@ -90,6 +94,8 @@ struct App {
     start: start::StartPanel,
     model: model::ModelPanel,
     microscope: microscope::MicroscopePanel,
+    vocabulary: vocabulary::VocabularyPanel,
+    train: train::TrainPanel,
     evaluate: evaluate::EvaluatePanel,
 }
 
@@ -128,12 +134,16 @@ impl eframe::App for App {
                 ui.selectable_value(&mut self.page, Page::Start, "Start");
                 ui.selectable_value(&mut self.page, Page::Model, "Model");
                 ui.selectable_value(&mut self.page, Page::Microscope, "Token microscope");
+                ui.selectable_value(&mut self.page, Page::Vocabulary, "Vocabulary");
+                ui.selectable_value(&mut self.page, Page::Train, "Train");
                 ui.selectable_value(&mut self.page, Page::Evaluate, "Evaluate");
             });
         egui::CentralPanel::default().show(ui, |ui| match self.page {
             Page::Start => self.start.ui(ui),
             Page::Model => self.model.ui(ui),
             Page::Microscope => self.microscope.ui(ui),
+            Page::Vocabulary => self.vocabulary.ui(ui),
+            Page::Train => self.train.ui(ui),
             Page::Evaluate => self.evaluate.ui(ui),
         });
     }

@@ -8,6 +8,8 @@ use beyond::jobs::{Event, Job, Waker};
 pub struct Running<T> {
     pub job: Job<T>,
     pub status: String,
+    /// Every metric reported so far: (name, step, value).
+    pub metrics: Vec<(String, u64, f64)>,
 }
 
 impl<T: Send + 'static> Running<T> {
@@ -20,6 +22,7 @@ impl<T: Send + 'static> Running<T> {
         Self {
             job: Job::spawn(name, Some(waker(ctx)), work),
             status: "starting".into(),
+            metrics: Vec::new(),
         }
     }
 }
@@ -45,8 +48,11 @@ pub fn poll<T: Send + 'static>(slot: &mut Option<Running<T>>) -> Option<Result<T
                     None => format!("{stage}: {done} {unit}"),
                 }
             }
-            Event::Metric { name, step, value } if name == "loss" => {
-                running.status = format!("step {step}: loss {value:.4}");
+            Event::Metric { name, step, value } => {
+                if name == "loss" {
+                    running.status = format!("step {step}: loss {value:.4}");
+                }
+                running.metrics.push((name, step, value));
             }
             Event::Message { text } => running.status = text,
             _ => {}

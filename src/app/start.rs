@@ -92,6 +92,7 @@ impl StartPanel {
                         Ok(w.summary)
                     }),
                     status: "starting".into(),
+                    metrics: Vec::new(),
                 });
             }
             if let Some(r) = &self.generating {
@@ -138,6 +139,7 @@ impl StartPanel {
                         train(&config, &device, resume, ctx)
                     }),
                     status: "starting".into(),
+                    metrics: Vec::new(),
                 });
             }
             if let Some(r) = &self.training {
@@ -189,6 +191,7 @@ impl StartPanel {
                         )
                     }),
                     status: "starting".into(),
+                    metrics: Vec::new(),
                 });
             }
             if let Some(r) = &self.evaluating {

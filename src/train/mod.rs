@@ -15,6 +15,6 @@ pub use lora::{LoraConfig, LoraModel};
 pub use optim::{AdamWConfig, Optimizer, OptimizerConfig, clip_global_norm, grad_norms};
 pub use params::{NamedParam, Trainable, named_params};
 #[cfg(feature = "native")]
-pub use run::{StepMetrics, TrainReport, TrainerState, train};
+pub use run::{RunDir, StepMetrics, TrainReport, TrainerState, read_metrics, train};
 pub use schedule::{Decay, Schedule};
 pub use step::{Batch, batch_loss, loss_and_grads};

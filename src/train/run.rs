@@ -67,6 +67,33 @@ pub struct StepMetrics {
     pub eval_loss: Option<f64>,
 }
 
+/// Reads a run's `metrics.jsonl`; a line cut short by a killed run is left out. A run resumed
+/// from a checkpoint logs again the steps after it: the later lines replace the earlier ones.
+/// A missing file is an empty history.
+pub fn read_metrics(path: &Path) -> Result<Vec<StepMetrics>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<StepMetrics>(line) {
+            Ok(m) => {
+                let keep = out.partition_point(|o: &StepMetrics| o.step < m.step);
+                out.truncate(keep);
+                out.push(m);
+            }
+            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => {}
+            Err(e) => {
+                return Err(Error::bad_file(path, format!("line {}: {e}", i + 1)));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainReport {
@@ -773,5 +800,39 @@ impl Trainee {
             Trainee::Full(m) => m.valid(),
             Trainee::Lora(l) => l.base.valid(),
         }
+    }
+}
+
+#[cfg(test)]
+mod metrics_tests {
+    use super::*;
+
+    #[test]
+    fn a_resumed_run_replaces_the_steps_it_logs_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        let line = |step: u64, loss: f64| {
+            format!(
+                "{{\"step\":{step},\"tokens\":0,\"loss\":{loss},\"lr\":0.0,\"grad_norm\":0.0,\"tokens_per_s\":0.0,\"eta_s\":0.0}}\n"
+            )
+        };
+        let mut text = String::new();
+        for s in 1..=5 {
+            text.push_str(&line(s, 9.0));
+        }
+        for s in 4..=6 {
+            text.push_str(&line(s, 1.0));
+        }
+        text.push_str("{\"step\":7,\"tok");
+        std::fs::write(&path, &text).unwrap();
+        let m = read_metrics(&path).unwrap();
+        let steps: Vec<u64> = m.iter().map(|m| m.step).collect();
+        assert_eq!(steps, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(m[3].loss, 1.0);
+        assert!(
+            read_metrics(&dir.path().join("none.jsonl"))
+                .unwrap()
+                .is_empty()
+        );
     }
 }
