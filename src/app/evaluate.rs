@@ -22,6 +22,7 @@ use beyond::eval::stats::Interval;
 use beyond::model::{LoadedModel, SamplingConfig};
 
 use super::running::{Running, poll};
+use super::settings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tab {
@@ -202,6 +203,41 @@ fn highlighted(text: &str, analysis: &SwitchAnalysis, ui: &egui::Ui) -> LayoutJo
 }
 
 impl EvaluatePanel {
+    /// Records the fields worth keeping between sessions.
+    pub fn remember(&self, s: &mut settings::Settings) {
+        settings::keep(s, "evaluate.model", &self.model);
+        settings::keep(s, "evaluate.after", &self.after);
+        settings::keep(s, "evaluate.data", &self.data);
+        settings::keep(s, "evaluate.language", &self.language);
+        settings::keep(s, "evaluate.texts", &self.texts);
+        settings::keep(s, "evaluate.prompts", &self.prompts);
+        settings::keep(s, "evaluate.target", &self.target);
+        settings::keep(s, "evaluate.judge_url", &self.judge_url);
+        settings::keep(s, "evaluate.judge_model", &self.judge_model);
+        settings::keep(s, "evaluate.ratings", &self.ratings);
+        settings::keep(s, "evaluate.rater", &self.rater);
+    }
+
+    /// Puts back what [`Self::remember`] recorded.
+    pub fn restore(&mut self, s: &settings::Settings) {
+        settings::recall(s, "evaluate.model", &mut self.model);
+        settings::recall(s, "evaluate.after", &mut self.after);
+        settings::recall(s, "evaluate.data", &mut self.data);
+        settings::recall(s, "evaluate.language", &mut self.language);
+        settings::recall(s, "evaluate.texts", &mut self.texts);
+        settings::recall(s, "evaluate.prompts", &mut self.prompts);
+        settings::recall(s, "evaluate.target", &mut self.target);
+        settings::recall(s, "evaluate.judge_url", &mut self.judge_url);
+        settings::recall(s, "evaluate.judge_model", &mut self.judge_model);
+        settings::recall(s, "evaluate.ratings", &mut self.ratings);
+        settings::recall(s, "evaluate.rater", &mut self.rater);
+    }
+
+    /// The model evaluated (the first of a pair).
+    pub fn set_model(&mut self, dir: &Path) {
+        self.model = dir.display().to_string();
+    }
+
     fn models(&self) -> Vec<PathBuf> {
         [&self.model, &self.after]
             .iter()

@@ -4,7 +4,9 @@
 mod evaluate;
 mod microscope;
 mod model;
+mod playground;
 mod running;
+mod settings;
 mod start;
 mod train;
 mod vocabulary;
@@ -14,7 +16,7 @@ use eframe::egui;
 /// What the app opens with.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AppOptions {
-    /// An HF model directory to describe in the Model panel.
+    /// An HF model directory: described in the Model page, used by Playground and Evaluate.
     #[arg(long, value_name = "DIR")]
     pub model: Option<std::path::PathBuf>,
     /// A tokenizer for the token microscope (default: the model's).
@@ -38,7 +40,9 @@ pub fn run(options: AppOptions) -> anyhow::Result<()> {
         native,
         Box::new(move |cc| {
             add_system_fonts(&cc.egui_ctx);
-            Ok(Box::new(App::new(&options)))
+            let saved: Option<settings::Settings> =
+                cc.storage.and_then(|s| eframe::get_value(s, settings::KEY));
+            Ok(Box::new(App::new(&options, saved.unwrap_or_default())))
         }),
     )
     .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
@@ -86,6 +90,57 @@ enum Page {
     Vocabulary,
     Train,
     Evaluate,
+    Playground,
+}
+
+impl Page {
+    const ALL: [(Page, &'static str); 7] = [
+        (Page::Start, "Start"),
+        (Page::Model, "Model"),
+        (Page::Microscope, "Token microscope"),
+        (Page::Vocabulary, "Vocabulary"),
+        (Page::Train, "Train"),
+        (Page::Evaluate, "Evaluate"),
+        (Page::Playground, "Playground"),
+    ];
+
+    fn name(self) -> &'static str {
+        Page::ALL
+            .iter()
+            .find(|(p, _)| *p == self)
+            .map_or("Start", |(_, n)| n)
+    }
+
+    fn from_name(name: &str) -> Option<Page> {
+        Page::ALL.iter().find(|(_, n)| *n == name).map(|(p, _)| *p)
+    }
+}
+
+/// Time spent drawing each frame, written to the file named by `BEYOND_FRAME_TIMES` (for
+/// measuring that the window stays responsive while jobs run).
+#[derive(Default)]
+struct FrameTimes {
+    millis: Vec<f64>,
+}
+
+impl FrameTimes {
+    fn record(&mut self, millis: f64) {
+        self.millis.push(millis);
+        if self.millis.len() % 30 == 0
+            && let Some(path) = std::env::var_os("BEYOND_FRAME_TIMES")
+        {
+            let mut sorted = self.millis.clone();
+            sorted.sort_by(f64::total_cmp);
+            let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+            let summary = serde_json::json!({
+                "frames": sorted.len(),
+                "p50_ms": at(0.5),
+                "p95_ms": at(0.95),
+                "max_ms": at(1.0),
+            });
+            let _ = std::fs::write(path, summary.to_string());
+        }
+    }
 }
 
 #[derive(Default)]
@@ -97,13 +152,18 @@ struct App {
     vocabulary: vocabulary::VocabularyPanel,
     train: train::TrainPanel,
     evaluate: evaluate::EvaluatePanel,
+    playground: playground::PlaygroundPanel,
+    frames: FrameTimes,
 }
 
 impl App {
-    fn new(options: &AppOptions) -> Self {
+    fn new(options: &AppOptions, saved: settings::Settings) -> Self {
         let mut app = App::default();
+        app.restore(&saved);
         if let Some(dir) = &options.model {
             app.model.open(dir);
+            app.playground.set_model(dir);
+            app.evaluate.set_model(dir);
             app.page = Page::Model;
         }
         let base = options
@@ -121,8 +181,39 @@ impl App {
     }
 }
 
+impl App {
+    fn settings(&self) -> settings::Settings {
+        let mut s = settings::Settings::new();
+        settings::keep(&mut s, "page", self.page.name());
+        self.start.remember(&mut s);
+        self.model.remember(&mut s);
+        self.vocabulary.remember(&mut s);
+        self.train.remember(&mut s);
+        self.evaluate.remember(&mut s);
+        self.playground.remember(&mut s);
+        s
+    }
+
+    fn restore(&mut self, s: &settings::Settings) {
+        if let Some(page) = s.get("page").and_then(|p| Page::from_name(p)) {
+            self.page = page;
+        }
+        self.start.restore(s);
+        self.model.restore(s);
+        self.vocabulary.restore(s);
+        self.train.restore(s);
+        self.evaluate.restore(s);
+        self.playground.restore(s);
+    }
+}
+
 impl eframe::App for App {
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, settings::KEY, &self.settings());
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let started = std::time::Instant::now();
         egui::Panel::left("pages")
             .resizable(false)
             .default_size(170.0)
@@ -131,12 +222,9 @@ impl eframe::App for App {
                 ui.heading("beyond");
                 ui.label("language capability transfer");
                 ui.separator();
-                ui.selectable_value(&mut self.page, Page::Start, "Start");
-                ui.selectable_value(&mut self.page, Page::Model, "Model");
-                ui.selectable_value(&mut self.page, Page::Microscope, "Token microscope");
-                ui.selectable_value(&mut self.page, Page::Vocabulary, "Vocabulary");
-                ui.selectable_value(&mut self.page, Page::Train, "Train");
-                ui.selectable_value(&mut self.page, Page::Evaluate, "Evaluate");
+                for (page, name) in Page::ALL {
+                    ui.selectable_value(&mut self.page, page, name);
+                }
             });
         egui::CentralPanel::default().show(ui, |ui| match self.page {
             Page::Start => self.start.ui(ui),
@@ -145,6 +233,8 @@ impl eframe::App for App {
             Page::Vocabulary => self.vocabulary.ui(ui),
             Page::Train => self.train.ui(ui),
             Page::Evaluate => self.evaluate.ui(ui),
+            Page::Playground => self.playground.ui(ui),
         });
+        self.frames.record(started.elapsed().as_secs_f64() * 1000.0);
     }
 }

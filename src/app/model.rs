@@ -1,5 +1,6 @@
 //! The Model panel: a checkpoint directory described from its files, and the compute device.
 
+use super::settings;
 use eframe::egui;
 
 use beyond::device::{self, DeviceChoice, DeviceInfo};
@@ -14,6 +15,16 @@ pub struct ModelPanel {
 }
 
 impl ModelPanel {
+    /// Records the fields worth keeping between sessions.
+    pub fn remember(&self, s: &mut settings::Settings) {
+        settings::keep(s, "model.dir", &self.dir);
+    }
+
+    /// Puts back what [`Self::remember`] recorded.
+    pub fn restore(&mut self, s: &settings::Settings) {
+        settings::recall(s, "model.dir", &mut self.dir);
+    }
+
     /// Describes the checkpoint in `dir` from its files.
     pub fn open(&mut self, dir: &std::path::Path) {
         self.dir = dir.display().to_string();

@@ -10,6 +10,8 @@ pub struct Running<T> {
     pub status: String,
     /// Every metric reported so far: (name, step, value).
     pub metrics: Vec<(String, u64, f64)>,
+    /// Text of every generated token so far.
+    pub tokens: Vec<String>,
 }
 
 impl<T: Send + 'static> Running<T> {
@@ -23,6 +25,7 @@ impl<T: Send + 'static> Running<T> {
             job: Job::spawn(name, Some(waker(ctx)), work),
             status: "starting".into(),
             metrics: Vec::new(),
+            tokens: Vec::new(),
         }
     }
 }
@@ -55,6 +58,10 @@ pub fn poll<T: Send + 'static>(slot: &mut Option<Running<T>>) -> Option<Result<T
                 running.metrics.push((name, step, value));
             }
             Event::Message { text } => running.status = text,
+            Event::Token { text, .. } => {
+                running.status = format!("{} tokens", running.tokens.len() + 1);
+                running.tokens.push(text);
+            }
             _ => {}
         }
     }

@@ -11,6 +11,7 @@ use beyond::eval::mcq::{self, Format, McqOptions, McqReport};
 use beyond::jobs::Job;
 
 use super::running::{Running, poll, waker};
+use super::settings;
 use beyond::model::LoadedModel;
 use beyond::train::{RunConfig, TrainReport, train};
 use beyond::world::{self, Summary, WorldSpec};
@@ -44,6 +45,16 @@ impl Default for StartPanel {
 }
 
 impl StartPanel {
+    /// Records the fields worth keeping between sessions.
+    pub fn remember(&self, s: &mut settings::Settings) {
+        settings::keep(s, "start.dir", &self.dir);
+    }
+
+    /// Puts back what [`Self::remember`] recorded.
+    pub fn restore(&mut self, s: &settings::Settings) {
+        settings::recall(s, "start.dir", &mut self.dir);
+    }
+
     fn root(&self) -> PathBuf {
         PathBuf::from(self.dir.trim())
     }
@@ -93,6 +104,7 @@ impl StartPanel {
                     }),
                     status: "starting".into(),
                     metrics: Vec::new(),
+                    tokens: Vec::new(),
                 });
             }
             if let Some(r) = &self.generating {
@@ -140,6 +152,7 @@ impl StartPanel {
                     }),
                     status: "starting".into(),
                     metrics: Vec::new(),
+                    tokens: Vec::new(),
                 });
             }
             if let Some(r) = &self.training {
@@ -192,6 +205,7 @@ impl StartPanel {
                     }),
                     status: "starting".into(),
                     metrics: Vec::new(),
+                    tokens: Vec::new(),
                 });
             }
             if let Some(r) = &self.evaluating {

@@ -10,6 +10,7 @@ use beyond::device::{self, DeviceChoice};
 use beyond::train::{RunConfig, RunDir, StepMetrics, TrainReport, read_metrics, train};
 
 use super::running::{Running, poll};
+use super::settings;
 
 pub struct TrainPanel {
     manifest: String,
@@ -41,6 +42,16 @@ const DEVICES: [(DeviceChoice, &str); 3] = [
 ];
 
 impl TrainPanel {
+    /// Records the fields worth keeping between sessions.
+    pub fn remember(&self, s: &mut settings::Settings) {
+        settings::keep(s, "train.manifest", &self.manifest);
+    }
+
+    /// Puts back what [`Self::remember`] recorded.
+    pub fn restore(&mut self, s: &settings::Settings) {
+        settings::recall(s, "train.manifest", &mut self.manifest);
+    }
+
     fn config(&self) -> Result<RunConfig, String> {
         RunConfig::from_toml_file(&PathBuf::from(self.manifest.trim())).map_err(|e| e.to_string())
     }
@@ -145,6 +156,9 @@ impl TrainPanel {
                         c.name, c.tokens, c.sequences
                     ));
                 }
+            }
+            Some(Err(e)) if e == "cancelled" => {
+                ui.label("Stopped: the last checkpoint is kept; Start or resume goes on from it.");
             }
             Some(Err(e)) => {
                 ui.colored_label(Color32::LIGHT_RED, e);

@@ -13,6 +13,7 @@ use beyond::vocab::extend::{Extension, extend};
 use beyond::vocab::sweep::{SweepPoint, sweep};
 
 use super::running::{Running, poll};
+use super::settings;
 
 pub struct VocabularyPanel {
     tokenizer: String,
@@ -86,6 +87,26 @@ const COLOURS: [Color32; 6] = [
 ];
 
 impl VocabularyPanel {
+    /// Records the fields worth keeping between sessions.
+    pub fn remember(&self, s: &mut settings::Settings) {
+        settings::keep(s, "vocabulary.tokenizer", &self.tokenizer);
+        settings::keep(s, "vocabulary.corpora", &self.corpora);
+        settings::keep(s, "vocabulary.reference", &self.reference);
+        settings::keep(s, "vocabulary.train_corpus", &self.train_corpus);
+        settings::keep(s, "vocabulary.sizes", &self.sizes);
+        settings::keep(s, "vocabulary.out", &self.out);
+    }
+
+    /// Puts back what [`Self::remember`] recorded.
+    pub fn restore(&mut self, s: &settings::Settings) {
+        settings::recall(s, "vocabulary.tokenizer", &mut self.tokenizer);
+        settings::recall(s, "vocabulary.corpora", &mut self.corpora);
+        settings::recall(s, "vocabulary.reference", &mut self.reference);
+        settings::recall(s, "vocabulary.train_corpus", &mut self.train_corpus);
+        settings::recall(s, "vocabulary.sizes", &mut self.sizes);
+        settings::recall(s, "vocabulary.out", &mut self.out);
+    }
+
     fn busy(&self) -> bool {
         self.analysis_job.is_some() || self.sweep_job.is_some() || self.extension_job.is_some()
     }

@@ -1,0 +1,305 @@
+//! The Playground: a prompt (plain completion, or an instruction in the chat template) to one
+//! model or two side by side, the tokens streaming in, each coloured by its writing system so
+//! that code-switching shows as it happens.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+use eframe::egui::{self, Color32, RichText, text::LayoutJob};
+use unicode_script::{Script, UnicodeScript};
+
+use beyond::data::instruct::Template;
+use beyond::device::{self, DeviceChoice};
+use beyond::jobs::Event;
+use beyond::model::{Generation, LoadedModel, SamplingConfig, generate};
+
+use super::running::{Running, poll};
+use super::settings;
+
+/// One side: a model, its streaming job, and what it wrote.
+#[derive(Default)]
+struct Side {
+    model: String,
+    job: Option<Running<(Generation, f64)>>,
+    result: Option<Result<(Generation, f64), String>>,
+}
+
+pub struct PlaygroundPanel {
+    sides: [Side; 2],
+    prompt: String,
+    chat: bool,
+    max_new_tokens: usize,
+    temperature: f32,
+    top_p: f32,
+    seed: u64,
+}
+
+impl Default for PlaygroundPanel {
+    fn default() -> Self {
+        Self {
+            sides: [
+                Side {
+                    model: "world/runs/base/final".into(),
+                    ..Side::default()
+                },
+                Side::default(),
+            ],
+            prompt: "Where was".into(),
+            chat: false,
+            max_new_tokens: 64,
+            temperature: 0.0,
+            top_p: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+/// The colour of a piece of text: by the script of its first letter.
+fn script_colour(text: &str, ui: &egui::Ui) -> Color32 {
+    let script = text
+        .chars()
+        .map(|c| c.script())
+        .find(|s| !matches!(s, Script::Common | Script::Inherited | Script::Unknown));
+    match script {
+        Some(Script::Latin) => Color32::from_rgb(110, 170, 240),
+        Some(Script::Han) => Color32::from_rgb(240, 150, 80),
+        Some(Script::Hiragana | Script::Katakana) => Color32::from_rgb(220, 110, 200),
+        Some(Script::Hangul) => Color32::from_rgb(120, 200, 120),
+        Some(Script::Cyrillic) => Color32::from_rgb(230, 210, 90),
+        Some(Script::Arabic) => Color32::from_rgb(90, 200, 200),
+        Some(Script::Devanagari) => Color32::from_rgb(240, 120, 120),
+        Some(_) => Color32::from_rgb(180, 180, 255),
+        None => ui.visuals().text_color(),
+    }
+}
+
+impl PlaygroundPanel {
+    /// Records the fields worth keeping between sessions.
+    pub fn remember(&self, s: &mut settings::Settings) {
+        settings::keep(s, "playground.prompt", &self.prompt);
+        settings::keep(s, "playground.model", &self.sides[0].model);
+        settings::keep(s, "playground.beside", &self.sides[1].model);
+    }
+
+    /// Puts back what [`Self::remember`] recorded.
+    pub fn restore(&mut self, s: &settings::Settings) {
+        settings::recall(s, "playground.prompt", &mut self.prompt);
+        settings::recall(s, "playground.model", &mut self.sides[0].model);
+        settings::recall(s, "playground.beside", &mut self.sides[1].model);
+    }
+
+    /// The model on the left.
+    pub fn set_model(&mut self, dir: &std::path::Path) {
+        self.sides[0].model = dir.display().to_string();
+    }
+
+    fn start(&mut self, i: usize, ctx: &egui::Context) {
+        let dir = PathBuf::from(self.sides[i].model.trim());
+        let prompt = match self.chat {
+            true => Template::default().prompt(&self.prompt),
+            false => self.prompt.clone(),
+        };
+        let sampling = SamplingConfig {
+            max_new_tokens: self.max_new_tokens,
+            temperature: self.temperature,
+            top_p: self.top_p,
+            seed: self.seed,
+            ..SamplingConfig::default()
+        };
+        self.sides[i].result = None;
+        self.sides[i].job = Some(Running::start("generate", ctx, move |ctx| {
+            sampling.validate()?;
+            let (device, _) = device::select(DeviceChoice::Auto)?;
+            let loaded = LoadedModel::open(&dir, &device)?;
+            let tokenizer = loaded.require_tokenizer()?;
+            let ids = tokenizer.encode_with_bos(&prompt)?;
+            let started = std::time::Instant::now();
+            let g = generate(
+                &loaded.model,
+                Some(tokenizer),
+                &ids,
+                &sampling,
+                &tokenizer.eos_ids,
+                |step| {
+                    ctx.emit(Event::Token {
+                        id: step.id,
+                        text: step.text.clone(),
+                    });
+                    match ctx.is_cancelled() {
+                        true => ControlFlow::Break(()),
+                        false => ControlFlow::Continue(()),
+                    }
+                },
+            )?;
+            Ok((g, started.elapsed().as_secs_f64()))
+        }));
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        for side in &mut self.sides {
+            if let Some(r) = poll(&mut side.job) {
+                side.result = Some(r);
+            }
+        }
+        ui.heading("Playground");
+        ui.horizontal(|ui| {
+            ui.label("model");
+            ui.add(egui::TextEdit::singleline(&mut self.sides[0].model).desired_width(300.0));
+            ui.label("beside it");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.sides[1].model)
+                    .hint_text("optional second model")
+                    .desired_width(300.0),
+            );
+        });
+        ui.add(
+            egui::TextEdit::multiline(&mut self.prompt)
+                .desired_rows(3)
+                .desired_width(f32::INFINITY),
+        );
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.chat, "as an instruction (chat template)");
+            ui.label("max tokens");
+            ui.add(egui::DragValue::new(&mut self.max_new_tokens).range(1..=4096));
+            ui.label("temperature");
+            ui.add(
+                egui::DragValue::new(&mut self.temperature)
+                    .range(0.0..=2.0)
+                    .speed(0.05),
+            );
+            ui.label("top-p");
+            ui.add(
+                egui::DragValue::new(&mut self.top_p)
+                    .range(0.05..=1.0)
+                    .speed(0.01),
+            );
+            ui.label("seed");
+            ui.add(egui::DragValue::new(&mut self.seed));
+        });
+        let busy = self.sides.iter().any(|s| s.job.is_some());
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(!busy, egui::Button::new("Generate"))
+                .clicked()
+            {
+                for i in 0..2 {
+                    if !self.sides[i].model.trim().is_empty() {
+                        self.start(i, ui.ctx());
+                    }
+                }
+            }
+            if busy && ui.button("Stop").clicked() {
+                for s in &self.sides {
+                    if let Some(r) = &s.job {
+                        r.job.cancel();
+                    }
+                }
+            }
+            ui.label(
+                RichText::new("colour = writing system: Latin, Han, kana, Hangul, Cyrillic, ...")
+                    .weak(),
+            );
+        });
+        ui.separator();
+        let shown: Vec<usize> = (0..2)
+            .filter(|&i| !self.sides[i].model.trim().is_empty())
+            .collect();
+        ui.columns(shown.len().max(1), |cols| {
+            for (col, &i) in cols.iter_mut().zip(&shown) {
+                self.side_ui(col, i);
+            }
+        });
+    }
+
+    fn side_ui(&self, ui: &mut egui::Ui, i: usize) {
+        let side = &self.sides[i];
+        ui.label(RichText::new(&side.model).weak());
+        let pieces: Vec<String> = match (&side.job, &side.result) {
+            (Some(r), _) => r.tokens.clone(),
+            _ => Vec::new(),
+        };
+        let mut job = LayoutJob::default();
+        job.append(
+            &self.prompt,
+            0.0,
+            egui::TextFormat {
+                color: ui.visuals().weak_text_color(),
+                ..Default::default()
+            },
+        );
+        match &side.result {
+            Some(Ok((g, _))) if side.job.is_none() => {
+                // The finished text, cut into pieces of one script each for colouring.
+                for piece in split_by_script(&g.text) {
+                    let colour = script_colour(piece, ui);
+                    job.append(
+                        piece,
+                        0.0,
+                        egui::TextFormat {
+                            color: colour,
+                            ..Default::default()
+                        },
+                    );
+                }
+            }
+            _ => {
+                for piece in &pieces {
+                    let colour = script_colour(piece, ui);
+                    job.append(
+                        piece,
+                        0.0,
+                        egui::TextFormat {
+                            color: colour,
+                            ..Default::default()
+                        },
+                    );
+                }
+            }
+        }
+        ui.label(job);
+        if let Some(r) = &side.job {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(&r.status);
+            });
+        }
+        match &side.result {
+            Some(Ok((g, seconds))) => {
+                let n = g.ids.len() - g.prompt_len;
+                ui.label(
+                    RichText::new(format!(
+                        "{n} tokens, {:.1} tokens/s, stopped: {:?}",
+                        n as f64 / seconds.max(1e-9),
+                        g.stop_reason
+                    ))
+                    .weak(),
+                );
+            }
+            Some(Err(e)) => {
+                ui.colored_label(Color32::LIGHT_RED, e);
+            }
+            None => {}
+        }
+    }
+}
+
+/// Consecutive pieces of `text` whose letters share a script (spaces and punctuation go with the
+/// piece before them).
+fn split_by_script(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut current: Option<Script> = None;
+    for (i, c) in text.char_indices() {
+        let s = c.script();
+        if matches!(s, Script::Common | Script::Inherited | Script::Unknown) {
+            continue;
+        }
+        if current.is_some_and(|cur| cur != s) {
+            out.push(&text[start..i]);
+            start = i;
+        }
+        current = Some(s);
+    }
+    out.push(&text[start..]);
+    out
+}
