@@ -126,7 +126,7 @@ struct FrameTimes {
 impl FrameTimes {
     fn record(&mut self, millis: f64) {
         self.millis.push(millis);
-        if self.millis.len() % 30 == 0
+        if self.millis.len().is_multiple_of(30)
             && let Some(path) = std::env::var_os("BEYOND_FRAME_TIMES")
         {
             let mut sorted = self.millis.clone();
