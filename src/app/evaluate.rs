@@ -803,3 +803,31 @@ fn stem(path: &Path) -> String {
         |s| s.to_string_lossy().into_owned(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::EvaluatePanel;
+    use crate::app::testing::{click, harness, shared, wait_for};
+
+    #[test]
+    fn asks_a_model_the_world_questions() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = beyond::world::WorldSpec::new(6).unwrap();
+        spec.people = 12;
+        let world = beyond::world::generate(spec, &mut |_| {}).unwrap();
+        beyond::world::write(&world, dir.path()).unwrap();
+        let mut panel = EvaluatePanel {
+            data: dir.path().display().to_string(),
+            limit: 3,
+            ..EvaluatePanel::default()
+        };
+        panel.set_model(&shared().join("fixtures/tiny-llama-a"));
+        let mut h = harness(|ui, p: &mut EvaluatePanel| p.ui(ui), panel);
+        click(&mut h, "Run");
+        wait_for(&mut h, "questions/s", 60);
+        match &h.state().knowledge {
+            Some(Ok(k)) => assert_eq!(k.reports[0].questions, 9),
+            other => panic!("{:?}", other.as_ref().map(|_| ())),
+        }
+    }
+}

@@ -8,6 +8,8 @@ mod playground;
 mod running;
 mod settings;
 mod start;
+#[cfg(test)]
+mod testing;
 mod train;
 mod vocabulary;
 

@@ -107,3 +107,21 @@ impl ModelPanel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ModelPanel;
+    use crate::app::testing::{click, harness, shared, wait_for};
+
+    #[test]
+    fn describes_the_fixture_and_says_what_is_wrong_with_a_folder() {
+        let mut panel = ModelPanel::default();
+        panel.open(&shared().join("fixtures/tiny-llama-a"));
+        let mut h = harness(|ui, p: &mut ModelPanel| p.ui(ui), panel);
+        wait_for(&mut h, "parameters", 5);
+        // A folder that is not a model: the error shows in place and the page keeps working.
+        h.state_mut().dir = std::env::temp_dir().display().to_string();
+        click(&mut h, "Describe");
+        wait_for(&mut h, "config.json", 5);
+    }
+}

@@ -303,3 +303,25 @@ fn split_by_script(text: &str) -> Vec<&str> {
     out.push(&text[start..]);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PlaygroundPanel;
+    use crate::app::testing::{click, harness, shared, wait_for};
+
+    #[test]
+    fn generates_from_the_fixture_model() {
+        let mut panel = PlaygroundPanel {
+            max_new_tokens: 8,
+            ..PlaygroundPanel::default()
+        };
+        panel.set_model(&shared().join("fixtures/tiny-llama-a"));
+        let mut h = harness(|ui, p: &mut PlaygroundPanel| p.ui(ui), panel);
+        click(&mut h, "Generate");
+        wait_for(&mut h, "tokens/s", 30);
+        match &h.state().sides[0].result {
+            Some(Ok((g, _))) => assert_eq!(g.ids.len() - g.prompt_len, 8),
+            other => panic!("{:?}", other.as_ref().map(|_| ())),
+        }
+    }
+}

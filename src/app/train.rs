@@ -231,3 +231,36 @@ impl TrainPanel {
             });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TrainPanel;
+    use crate::app::testing::{click, harness, wait_for};
+
+    #[test]
+    fn starts_shows_the_loss_and_stops_with_a_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = beyond::world::WorldSpec::new(5).unwrap();
+        spec.people = 12;
+        let world = beyond::world::generate(spec, &mut |_| {}).unwrap();
+        beyond::world::write(&world, dir.path()).unwrap();
+        let panel = TrainPanel {
+            manifest: dir.path().join("recipes/base.toml").display().to_string(),
+            device: beyond::device::DeviceChoice::Cpu,
+            ..TrainPanel::default()
+        };
+        let mut h = harness(|ui, p: &mut TrainPanel| p.ui(ui), panel);
+        click(&mut h, "Start or resume");
+        wait_for(&mut h, "loss", 120);
+        // A few steps in, the loss curve has points.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while h.state().series("loss").len() < 3 {
+            assert!(std::time::Instant::now() < deadline, "no loss reported");
+            h.step();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        click(&mut h, "Stop (saves a checkpoint)");
+        wait_for(&mut h, "Stopped", 120);
+        assert!(dir.path().join("runs/base/checkpoints").is_dir());
+    }
+}

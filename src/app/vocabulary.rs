@@ -378,3 +378,42 @@ impl VocabularyPanel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::VocabularyPanel;
+    use crate::app::testing::{click, harness, shared, wait_for};
+
+    #[test]
+    fn analyses_a_real_tokenizer_and_refuses_a_text_that_is_not_utf8() {
+        let udhr = shared().join("corpora/udhr");
+        let panel = VocabularyPanel {
+            tokenizer: shared()
+                .join("tokenizers/llama2/tokenizer.json")
+                .display()
+                .to_string(),
+            corpora: format!(
+                "en={}\nzh={}\nja={}",
+                udhr.join("en.txt").display(),
+                udhr.join("zh.txt").display(),
+                udhr.join("ja.txt").display()
+            ),
+            ..VocabularyPanel::default()
+        };
+        let mut h = harness(|ui, p: &mut VocabularyPanel| p.ui(ui), panel);
+        click(&mut h, "Analyse");
+        wait_for(&mut h, "tokens/char", 30);
+        let stats = match &h.state().analysis {
+            Some(Ok(s)) => s.clone(),
+            other => panic!("{:?}", other.as_ref().map(|_| ())),
+        };
+        assert!(stats["zh"].tokens_per_character > stats["en"].tokens_per_character);
+        assert!((stats["en"].premium.unwrap() - 1.0).abs() < 1e-12);
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("latin1.txt");
+        std::fs::write(&bad, b"caf\xe9 cr\xe8me").unwrap();
+        h.state_mut().corpora = format!("fr={}", bad.display());
+        click(&mut h, "Analyse");
+        wait_for(&mut h, "latin1.txt", 10);
+    }
+}

@@ -1,0 +1,49 @@
+//! Helpers for the pages' UI tests: drive a page in an `egui_kittest` harness and wait for what
+//! its jobs put on screen.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// The shared fixtures folder.
+pub fn shared() -> PathBuf {
+    std::env::var_os("BEYOND_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+/// A harness drawing one page. Its input fields are labelled by the text beside them, not
+/// through AccessKit, so the accessibility check is off.
+pub fn harness<'a, S>(page: impl FnMut(&mut egui::Ui, &mut S) + 'a, state: S) -> Harness<'a, S> {
+    let harness = Harness::builder()
+        .with_accessibility_check(false)
+        .build_ui_state(page, state);
+    // The same fonts as the app: a text the fonts cannot draw fails the test.
+    super::add_system_fonts(&harness.ctx);
+    harness
+}
+
+/// Steps frames until a label containing `text` shows, for at most `seconds`.
+pub fn wait_for<S>(harness: &mut Harness<'_, S>, text: &str, seconds: u64) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        harness.step();
+        if harness.query_by_label_contains(text).is_some() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "`{text}` did not show within {seconds} s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Clicks the widget labelled exactly `label`, then draws a frame.
+pub fn click<S>(harness: &mut Harness<'_, S>, label: &str) {
+    harness.get_by_label(label).click();
+    harness.step();
+}
