@@ -409,6 +409,11 @@ fn quality_runs_end_to_end_with_the_served_model_as_judge() {
     assert_eq!(report["human"]["scored"], 1);
     assert_eq!(report["items"][0]["raters"], 2);
     assert_eq!(report["items"][0]["human"]["accuracy"], 0.5);
+    // Two raters of answer a: accuracy differs by 1, harmlessness agrees.
+    let agreement = report["rater_agreement"].as_array().unwrap();
+    assert_eq!(agreement[0]["aspect"], "accuracy");
+    assert_eq!(agreement[0]["exact"], 0.0);
+    assert_eq!(agreement[4]["exact"], 1.0);
     let ppl = report["mean_reference_perplexity"].as_f64().unwrap();
     assert!(ppl > 1.0 && ppl.is_finite());
     assert_eq!(report["categories"].as_array().unwrap().len(), 2);

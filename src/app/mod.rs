@@ -5,6 +5,7 @@ mod evaluate;
 mod microscope;
 mod model;
 mod playground;
+mod rate;
 mod running;
 mod settings;
 mod start;
@@ -93,10 +94,11 @@ enum Page {
     Train,
     Evaluate,
     Playground,
+    Rate,
 }
 
 impl Page {
-    const ALL: [(Page, &'static str); 7] = [
+    const ALL: [(Page, &'static str); 8] = [
         (Page::Start, "Start"),
         (Page::Model, "Model"),
         (Page::Microscope, "Token microscope"),
@@ -104,6 +106,7 @@ impl Page {
         (Page::Train, "Train"),
         (Page::Evaluate, "Evaluate"),
         (Page::Playground, "Playground"),
+        (Page::Rate, "Rate"),
     ];
 
     fn name(self) -> &'static str {
@@ -155,6 +158,7 @@ struct App {
     train: train::TrainPanel,
     evaluate: evaluate::EvaluatePanel,
     playground: playground::PlaygroundPanel,
+    rate: rate::RatePanel,
     frames: FrameTimes,
 }
 
@@ -193,6 +197,7 @@ impl App {
         self.train.remember(&mut s);
         self.evaluate.remember(&mut s);
         self.playground.remember(&mut s);
+        self.rate.remember(&mut s);
         s
     }
 
@@ -206,6 +211,7 @@ impl App {
         self.train.restore(s);
         self.evaluate.restore(s);
         self.playground.restore(s);
+        self.rate.restore(s);
     }
 }
 
@@ -236,6 +242,7 @@ impl eframe::App for App {
             Page::Train => self.train.ui(ui),
             Page::Evaluate => self.evaluate.ui(ui),
             Page::Playground => self.playground.ui(ui),
+            Page::Rate => self.rate.ui(ui),
         });
         self.frames.record(started.elapsed().as_secs_f64() * 1000.0);
     }

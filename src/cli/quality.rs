@@ -152,6 +152,25 @@ fn print_report(r: &QualityReport) {
     if let Some(h) = &r.human {
         print_scores("people", h);
     }
+    if !r.rater_agreement.is_empty() {
+        let g: Vec<String> = r
+            .rater_agreement
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} {:.0}% same (±{:.2})",
+                    a.aspect,
+                    100.0 * a.exact,
+                    a.mean_difference
+                )
+            })
+            .collect();
+        println!(
+            "people agree ({} pairs of ratings): {}",
+            r.rater_agreement[0].pairs,
+            g.join("  ")
+        );
+    }
     if let Some(gap) = &r.judge_human_gap {
         let g: Vec<String> = gap.iter().map(|(a, v)| format!("{a} {v:.2}")).collect();
         println!(

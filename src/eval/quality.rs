@@ -119,6 +119,49 @@ pub fn save_rating(path: &Path, rating: HumanRating) -> Result<()> {
     crate::fsx::write_atomic(path, text.as_bytes())
 }
 
+/// How far raters agree, per aspect, over answers two or more of them rated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Agreement {
+    pub aspect: String,
+    /// Pairs of ratings of the same answer compared.
+    pub pairs: usize,
+    /// Share of those pairs giving the same score.
+    pub exact: f64,
+    /// Mean absolute difference of their scores (0-3).
+    pub mean_difference: f64,
+}
+
+/// Agreement between raters on the answers several of them rated (empty when none were).
+pub fn rater_agreement(ratings: &[HumanRating]) -> Vec<Agreement> {
+    let mut by_id: BTreeMap<&str, Vec<&HumanRating>> = BTreeMap::new();
+    for r in ratings {
+        by_id.entry(r.id.as_str()).or_default().push(r);
+    }
+    let mut out = Vec::new();
+    for (k, aspect) in ASPECTS.iter().enumerate() {
+        let (mut pairs, mut same, mut diff) = (0usize, 0usize, 0.0f64);
+        for list in by_id.values() {
+            for (i, a) in list.iter().enumerate() {
+                for b in &list[i + 1..] {
+                    let d = (a.scores.values()[k] - b.scores.values()[k]).abs();
+                    pairs += 1;
+                    same += usize::from(d < 1e-9);
+                    diff += d;
+                }
+            }
+        }
+        if pairs > 0 {
+            out.push(Agreement {
+                aspect: aspect.to_string(),
+                pairs,
+                exact: same as f64 / pairs as f64,
+                mean_difference: diff / pairs as f64,
+            });
+        }
+    }
+    out
+}
+
 /// What can be measured of an answer without a judge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signals {
@@ -269,6 +312,9 @@ pub struct QualityReport {
     pub judge_failures: BTreeMap<String, usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub human: Option<ScoreSummary>,
+    /// How far people agree with each other, on answers several of them rated.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rater_agreement: Vec<Agreement>,
     /// Mean absolute difference between judge and people per aspect, on answers both scored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub judge_human_gap: Option<Vec<(String, f64)>>,
@@ -418,6 +464,13 @@ pub fn report(
         judge: summary(&judge_scores),
         judge_failures: failures,
         human: summary(&human_scores),
+        rater_agreement: rater_agreement(
+            &ratings
+                .iter()
+                .filter(|r| answers.iter().any(|a| a.prompt.id == r.id))
+                .cloned()
+                .collect::<Vec<_>>(),
+        ),
         judge_human_gap,
         categories,
         items,
@@ -427,6 +480,29 @@ pub fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agreement_compares_raters_on_the_same_answer() {
+        let rating = |id: &str, rater: &str, a: f64| HumanRating {
+            id: id.into(),
+            rater: rater.into(),
+            scores: AspectScores::from_slice(&[a, 3.0, 2.0, 2.0, 3.0]),
+            note: String::new(),
+        };
+        let ratings = [
+            rating("1", "ann", 1.0),
+            rating("1", "bob", 3.0),
+            rating("2", "ann", 2.0),
+            rating("2", "bob", 2.0),
+            rating("3", "ann", 0.0),
+        ];
+        let a = rater_agreement(&ratings);
+        assert_eq!(a[0].aspect, "accuracy");
+        assert_eq!(a[0].pairs, 2);
+        assert!((a[0].exact - 0.5).abs() < 1e-12 && (a[0].mean_difference - 1.0).abs() < 1e-12);
+        assert_eq!(a[1].exact, 1.0);
+        assert!(rater_agreement(&ratings[4..]).is_empty());
+    }
 
     #[test]
     fn repetition_lowers_distinct_n() {
