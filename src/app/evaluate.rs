@@ -12,7 +12,7 @@ use beyond::eval::codeswitch::{self, SwitchAnalysis, SwitchOptions, SwitchSummar
 use beyond::eval::judge::{Judge, JudgeConfig, Secret, judge_answers};
 use beyond::eval::mcq::{self, Format, McqOptions, McqReport};
 use beyond::eval::perplexity::{
-    PerplexityOptions, PerplexityReport, bits_per_byte_change, perplexity,
+    PerplexityOptions, PerplexityReport, bits_per_byte_change, named_corpus, perplexity,
 };
 use beyond::eval::prompts::{Answer, read_prompts};
 use beyond::eval::quality::{self, ASPECTS, AspectScores, HumanRating, QualityReport};
@@ -439,10 +439,7 @@ impl EvaluatePanel {
                     .lines()
                     .map(str::trim)
                     .filter(|l| !l.is_empty())
-                    .map(|l| match l.split_once('=') {
-                        Some((n, p)) => (n.trim().to_string(), PathBuf::from(p.trim())),
-                        None => (stem(Path::new(l)), PathBuf::from(l)),
-                    })
+                    .map(named_corpus)
                     .collect();
                 let models = self.models();
                 self.perplexity_job = Some(Running::start("perplexity", ui.ctx(), move |ctx| {
@@ -795,13 +792,6 @@ impl EvaluatePanel {
             None => {}
         }
     }
-}
-
-fn stem(path: &Path) -> String {
-    path.file_stem().map_or_else(
-        || path.display().to_string(),
-        |s| s.to_string_lossy().into_owned(),
-    )
 }
 
 #[cfg(test)]

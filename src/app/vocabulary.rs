@@ -61,15 +61,7 @@ fn corpora(spec: &str) -> beyond::Result<Vec<Corpus>> {
     spec.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(|l| {
-            let (lang, path) = l.split_once('=').ok_or_else(|| {
-                beyond::Error::InvalidInput(format!("`{l}`: expected language=file"))
-            })?;
-            Ok(Corpus {
-                lang: lang.trim().to_string(),
-                text: read(Path::new(path.trim()))?,
-            })
-        })
+        .map(Corpus::read)
         .collect()
 }
 

@@ -7,7 +7,7 @@ use clap::Args;
 use serde::Serialize;
 
 use beyond::eval::perplexity::{
-    PerplexityOptions, PerplexityReport, bits_per_byte_change, perplexity,
+    PerplexityOptions, PerplexityReport, bits_per_byte_change, named_corpus, perplexity,
 };
 use beyond::eval::stats::Interval;
 use beyond::jobs::Job;
@@ -54,26 +54,11 @@ struct Output {
     change: Vec<Change>,
 }
 
-/// `NAME=FILE` or `FILE` (named by its stem).
-fn corpus(spec: &str) -> (String, PathBuf) {
-    if let Some((name, path)) = spec.split_once('=')
-        && !name.is_empty()
-        && !name.contains(['/', '\\'])
-    {
-        return (name.to_string(), PathBuf::from(path));
-    }
-    let path = PathBuf::from(spec);
-    let name = path
-        .file_stem()
-        .map_or_else(|| spec.to_string(), |s| s.to_string_lossy().into_owned());
-    (name, path)
-}
-
 pub fn run(args: PerplexityArgs) -> anyhow::Result<()> {
     let (device, _) = args.common.device()?;
     let mut corpora = Vec::new();
     for spec in &args.text {
-        let (name, path) = corpus(spec);
+        let (name, path) = named_corpus(spec);
         corpora.push((name, read_text(&path)?));
     }
     let options = PerplexityOptions {

@@ -10,7 +10,7 @@ use super::answers::AnswerArgs;
 use beyond::eval::codeswitch::{SwitchOptions, parse_language};
 use beyond::eval::judge::{Judge, JudgeConfig, Secret, judge_answers};
 use beyond::eval::quality::{
-    ASPECTS, QualityReport, ScoreSummary, read_ratings, reference_perplexities, report,
+    QualityReport, ScoreSummary, read_ratings, reference_perplexities, report,
 };
 use beyond::jobs::Job;
 use beyond::model::LoadedModel;
@@ -193,5 +193,4 @@ fn print_report(r: &QualityReport) {
             );
         }
     }
-    debug_assert_eq!(ASPECTS.len(), 5);
 }

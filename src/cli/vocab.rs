@@ -127,18 +127,10 @@ pub fn run(command: VocabCommand) -> anyhow::Result<()> {
 }
 
 fn read_corpora(specs: &[String]) -> anyhow::Result<Vec<Corpus>> {
-    let mut corpora = Vec::new();
-    for spec in specs {
-        let (lang, path) = spec
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("--corpus {spec}: expected LANG=PATH"))?;
-        let text = super::perplexity::read_text(std::path::Path::new(path))?;
-        corpora.push(Corpus {
-            lang: lang.to_string(),
-            text,
-        });
-    }
-    Ok(corpora)
+    Ok(specs
+        .iter()
+        .map(|s| Corpus::read(s))
+        .collect::<beyond::Result<_>>()?)
 }
 
 fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {

@@ -36,6 +36,21 @@ pub struct PerplexityReport {
     pub lines: Vec<(f64, usize, usize)>,
 }
 
+/// A corpus given as `NAME=FILE`, or as `FILE` named by its stem (`heldout/zh.txt` is `zh`).
+pub fn named_corpus(spec: &str) -> (String, std::path::PathBuf) {
+    if let Some((name, path)) = spec.split_once('=')
+        && !name.trim().is_empty()
+        && !name.contains(['/', '\\'])
+    {
+        return (name.trim().to_string(), path.trim().into());
+    }
+    let path = std::path::PathBuf::from(spec.trim());
+    let name = path
+        .file_stem()
+        .map_or_else(|| spec.to_string(), |s| s.to_string_lossy().into_owned());
+    (name, path)
+}
+
 /// Bits per byte of the lines picked.
 fn bits_per_byte(lines: &[(f64, usize, usize)], picks: &[usize]) -> f64 {
     let (nll, bytes) = picks

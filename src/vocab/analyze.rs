@@ -19,6 +19,32 @@ pub struct Corpus {
     pub text: String,
 }
 
+impl Corpus {
+    /// Reads a corpus given as `LANG=FILE`; the file must be UTF-8 (the error names the file and
+    /// the offset of its first invalid byte).
+    pub fn read(spec: &str) -> Result<Self> {
+        let (lang, path) = spec
+            .split_once('=')
+            .filter(|(l, p)| !l.trim().is_empty() && !p.trim().is_empty())
+            .ok_or_else(|| crate::Error::InvalidInput(format!("`{spec}`: expected LANG=FILE")))?;
+        let path = std::path::Path::new(path.trim());
+        let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            crate::Error::bad_file(
+                path,
+                format!(
+                    "not UTF-8 text (invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+        })?;
+        Ok(Corpus {
+            lang: lang.trim().to_string(),
+            text,
+        })
+    }
+}
+
 /// The figures of one language.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LanguageStats {
