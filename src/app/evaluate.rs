@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::files::{PathKind, path_field};
 use eframe::egui::{self, Color32, RichText, text::LayoutJob};
 
 use beyond::data::instruct::Template;
@@ -283,14 +284,10 @@ impl EvaluatePanel {
             .num_columns(2)
             .show(ui, |ui| {
                 ui.label("model");
-                ui.add(egui::TextEdit::singleline(&mut self.model).desired_width(420.0));
+                path_field(ui, "model", &mut self.model, PathKind::Folder, 420.0);
                 ui.end_row();
                 ui.label("compare with (after)");
-                ui.add(
-                    egui::TextEdit::singleline(&mut self.after)
-                        .hint_text("optional: a second model, e.g. after transfer")
-                        .desired_width(420.0),
-                );
+                path_field(ui, "second model", &mut self.after, PathKind::Folder, 420.0);
                 ui.end_row();
             });
         ui.horizontal(|ui| {
@@ -317,17 +314,28 @@ impl EvaluatePanel {
                     for f in FORMATS {
                         ui.selectable_value(&mut self.format, f, f.name());
                     }
-                });
+                })
+                .response
+                .accessible_name("benchmark format");
             ui.label("data");
-            ui.add(egui::TextEdit::singleline(&mut self.data).desired_width(240.0));
+            path_field(
+                ui,
+                "benchmark data",
+                &mut self.data,
+                PathKind::Folder,
+                240.0,
+            );
             if self.format == Format::World {
                 ui.label("language");
-                ui.add(egui::TextEdit::singleline(&mut self.language).desired_width(40.0));
+                ui.add(egui::TextEdit::singleline(&mut self.language).desired_width(40.0))
+                    .accessible_name("language");
             }
             ui.label("shots");
-            ui.add(egui::DragValue::new(&mut self.shots).range(0..=5));
+            ui.add(egui::DragValue::new(&mut self.shots).range(0..=5))
+                .accessible_name("shots");
             ui.label("per subject (0: all)");
-            ui.add(egui::DragValue::new(&mut self.limit));
+            ui.add(egui::DragValue::new(&mut self.limit))
+                .accessible_name("per subject (0: all)");
         });
         let busy = self.busy();
         ui.horizontal(|ui| {
@@ -430,7 +438,8 @@ impl EvaluatePanel {
             egui::TextEdit::multiline(&mut self.texts)
                 .desired_rows(3)
                 .desired_width(520.0),
-        );
+        )
+        .accessible_name("held-out texts");
         let busy = self.busy();
         ui.horizontal(|ui| {
             if ui.add_enabled(!busy, egui::Button::new("Run")).clicked() {
@@ -525,11 +534,13 @@ impl EvaluatePanel {
     fn generation_settings(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.label("prompts");
-            ui.add(egui::TextEdit::singleline(&mut self.prompts).desired_width(260.0));
+            path_field(ui, "prompts", &mut self.prompts, PathKind::Jsonl, 260.0);
             ui.label("language");
-            ui.add(egui::TextEdit::singleline(&mut self.target).desired_width(40.0));
+            ui.add(egui::TextEdit::singleline(&mut self.target).desired_width(40.0))
+                .accessible_name("target language");
             ui.label("max tokens");
-            ui.add(egui::DragValue::new(&mut self.max_new_tokens).range(1..=2048));
+            ui.add(egui::DragValue::new(&mut self.max_new_tokens).range(1..=2048))
+                .accessible_name("max tokens");
             ui.checkbox(&mut self.raw, "no template (base model)");
         });
     }
@@ -625,10 +636,17 @@ impl EvaluatePanel {
             );
             ui.end_row();
             ui.label("judge model");
-            ui.add(egui::TextEdit::singleline(&mut self.judge_model).desired_width(320.0));
+            ui.add(egui::TextEdit::singleline(&mut self.judge_model).desired_width(320.0))
+                .accessible_name("judge model");
             ui.end_row();
             ui.label("ratings file");
-            ui.add(egui::TextEdit::singleline(&mut self.ratings).desired_width(320.0));
+            path_field(
+                ui,
+                "ratings file",
+                &mut self.ratings,
+                PathKind::Jsonl,
+                320.0,
+            );
             ui.end_row();
         });
         ui.label(RichText::new("The judge's key is read from BEYOND_JUDGE_KEY (or OPENAI_API_KEY) and never saved.").weak());
@@ -743,7 +761,8 @@ impl EvaluatePanel {
                 self.rating_of = (self.rating_of + 1).min(n - 1);
             }
             ui.label("rater");
-            ui.add(egui::TextEdit::singleline(&mut self.rater).desired_width(100.0));
+            ui.add(egui::TextEdit::singleline(&mut self.rater).desired_width(100.0))
+                .accessible_name("rater");
         });
         let a = &q.answers[self.rating_of];
         ui.label(RichText::new(&a.prompt.instruction).strong());
@@ -754,7 +773,8 @@ impl EvaluatePanel {
         egui::Grid::new("rate").show(ui, |ui| {
             for (i, name) in ASPECTS.iter().enumerate() {
                 ui.label(*name);
-                ui.add(egui::Slider::new(&mut self.rating[i], 0.0..=3.0).step_by(1.0));
+                ui.add(egui::Slider::new(&mut self.rating[i], 0.0..=3.0).step_by(1.0))
+                    .accessible_name(*name);
                 ui.end_row();
             }
         });

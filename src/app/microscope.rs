@@ -1,6 +1,7 @@
 //! The token microscope: a text's tokens as boxes under one or two tokenizers side by side,
 //! byte-fallback tokens marked.
 
+use super::files::{PathKind, path_field};
 use eframe::egui;
 
 use beyond::model::TextTokenizer;
@@ -36,7 +37,7 @@ impl MicroscopePanel {
         for (k, label) in ["base tokenizer", "extended tokenizer"].iter().enumerate() {
             ui.horizontal(|ui| {
                 ui.label(*label);
-                ui.add(egui::TextEdit::singleline(&mut self.paths[k]).desired_width(420.0));
+                path_field(ui, label, &mut self.paths[k], PathKind::Json, 420.0);
                 if ui.button("Load").clicked() {
                     let path = std::path::PathBuf::from(self.paths[k].trim());
                     self.load(k, &path);
@@ -47,7 +48,8 @@ impl MicroscopePanel {
             egui::TextEdit::multiline(&mut self.text)
                 .desired_rows(3)
                 .desired_width(f32::INFINITY),
-        );
+        )
+        .accessible_name("text to tokenize");
         ui.columns(2, |columns| {
             for (k, ui) in columns.iter_mut().enumerate() {
                 match &self.tokenizers[k] {

@@ -2,6 +2,7 @@
 //! hold no work of their own.
 
 mod evaluate;
+mod files;
 mod microscope;
 mod model;
 mod playground;
@@ -12,6 +13,7 @@ mod start;
 #[cfg(test)]
 mod testing;
 mod train;
+mod train_form;
 mod vocabulary;
 
 use eframe::egui;

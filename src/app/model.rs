@@ -1,5 +1,6 @@
 //! The Model panel: a checkpoint directory described from its files, and the compute device.
 
+use super::files::{PathKind, path_field};
 use super::settings;
 use eframe::egui;
 
@@ -35,7 +36,13 @@ impl ModelPanel {
         ui.heading("Model");
         ui.horizontal(|ui| {
             ui.label("HF model directory");
-            ui.add(egui::TextEdit::singleline(&mut self.dir).desired_width(420.0));
+            path_field(
+                ui,
+                "HF model directory",
+                &mut self.dir,
+                PathKind::Folder,
+                420.0,
+            );
             if ui.button("Describe").clicked() {
                 self.info = Some(
                     describe(std::path::Path::new(self.dir.trim())).map_err(|e| e.to_string()),

@@ -5,6 +5,7 @@
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
+use super::files::{PathKind, path_field};
 use eframe::egui::{self, Color32, RichText, text::LayoutJob};
 use unicode_script::{Script, UnicodeScript};
 
@@ -144,37 +145,50 @@ impl PlaygroundPanel {
         ui.heading("Playground");
         ui.horizontal(|ui| {
             ui.label("model");
-            ui.add(egui::TextEdit::singleline(&mut self.sides[0].model).desired_width(300.0));
+            path_field(
+                ui,
+                "model",
+                &mut self.sides[0].model,
+                PathKind::Folder,
+                300.0,
+            );
             ui.label("beside it");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.sides[1].model)
-                    .hint_text("optional second model")
-                    .desired_width(300.0),
+            path_field(
+                ui,
+                "second model",
+                &mut self.sides[1].model,
+                PathKind::Folder,
+                300.0,
             );
         });
         ui.add(
             egui::TextEdit::multiline(&mut self.prompt)
                 .desired_rows(3)
                 .desired_width(f32::INFINITY),
-        );
+        )
+        .accessible_name("prompt");
         ui.horizontal(|ui| {
             ui.checkbox(&mut self.chat, "as an instruction (chat template)");
             ui.label("max tokens");
-            ui.add(egui::DragValue::new(&mut self.max_new_tokens).range(1..=4096));
+            ui.add(egui::DragValue::new(&mut self.max_new_tokens).range(1..=4096))
+                .accessible_name("max tokens");
             ui.label("temperature");
             ui.add(
                 egui::DragValue::new(&mut self.temperature)
                     .range(0.0..=2.0)
                     .speed(0.05),
-            );
+            )
+            .accessible_name("temperature");
             ui.label("top-p");
             ui.add(
                 egui::DragValue::new(&mut self.top_p)
                     .range(0.05..=1.0)
                     .speed(0.01),
-            );
+            )
+            .accessible_name("top-p");
             ui.label("seed");
-            ui.add(egui::DragValue::new(&mut self.seed));
+            ui.add(egui::DragValue::new(&mut self.seed))
+                .accessible_name("seed");
         });
         let busy = self.sides.iter().any(|s| s.job.is_some());
         ui.horizontal(|ui| {

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::files::{PathKind, path_field};
 use eframe::egui::{self, Color32, RichText};
 
 use beyond::eval::prompts::{Answer, read_answers};
@@ -101,11 +102,24 @@ impl RatePanel {
         );
         ui.horizontal(|ui| {
             ui.label("answers");
-            ui.add(egui::TextEdit::singleline(&mut self.answers[0]).desired_width(260.0));
+            path_field(
+                ui,
+                "first answers file",
+                &mut self.answers[0],
+                PathKind::Jsonl,
+                260.0,
+            );
             ui.label("and");
-            ui.add(egui::TextEdit::singleline(&mut self.answers[1]).desired_width(260.0));
+            path_field(
+                ui,
+                "second answers file",
+                &mut self.answers[1],
+                PathKind::Jsonl,
+                260.0,
+            );
             ui.label("rater");
-            ui.add(egui::TextEdit::singleline(&mut self.rater).desired_width(90.0));
+            ui.add(egui::TextEdit::singleline(&mut self.rater).desired_width(90.0))
+                .accessible_name("rater");
             if ui.button("Open").clicked() {
                 let files = self.answers.clone().map(|s| PathBuf::from(s.trim()));
                 self.loaded = Some(load(files));
@@ -154,7 +168,8 @@ impl RatePanel {
                 egui::Grid::new(("rate", k)).show(col, |ui| {
                     for (i, name) in ASPECTS.iter().enumerate() {
                         ui.label(*name);
-                        ui.add(egui::Slider::new(&mut self.scores[k][i], 0.0..=3.0).step_by(1.0));
+                        ui.add(egui::Slider::new(&mut self.scores[k][i], 0.0..=3.0).step_by(1.0))
+                            .accessible_name(format!("answer {} {name}", k + 1));
                         ui.end_row();
                     }
                 });

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::files::{PathKind, path_field};
 use eframe::egui;
 
 use beyond::device::{self, DeviceChoice};
@@ -78,11 +79,19 @@ impl StartPanel {
         ui.separator();
         ui.horizontal(|ui| {
             ui.label("seed");
-            ui.add(egui::DragValue::new(&mut self.seed));
+            ui.add(egui::DragValue::new(&mut self.seed))
+                .accessible_name("seed");
             ui.label("people");
-            ui.add(egui::DragValue::new(&mut self.people).range(8..=5000));
+            ui.add(egui::DragValue::new(&mut self.people).range(8..=5000))
+                .accessible_name("people");
             ui.label("directory");
-            ui.add(egui::TextEdit::singleline(&mut self.dir).desired_width(260.0));
+            path_field(
+                ui,
+                "world directory",
+                &mut self.dir,
+                PathKind::Folder,
+                260.0,
+            );
         });
         let busy =
             self.generating.is_some() || self.training.is_some() || self.evaluating.is_some();

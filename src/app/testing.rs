@@ -15,11 +15,11 @@ pub fn shared() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
 }
 
-/// A harness drawing one page. Its input fields are labelled by the text beside them, not
-/// through AccessKit, so the accessibility check is off.
+/// A harness drawing one page. Every input must have an accessible name (a screen reader's,
+/// and the one the tests find it by): [`wait_for`] checks each time it finds what it waits for.
 pub fn harness<'a, S>(page: impl FnMut(&mut egui::Ui, &mut S) + 'a, state: S) -> Harness<'a, S> {
     let harness = Harness::builder()
-        .with_accessibility_check(false)
+        .with_size(egui::vec2(1100.0, 720.0))
         .build_ui_state(page, state);
     // The same fonts as the app: a text the fonts cannot draw fails the test.
     super::add_system_fonts(&harness.ctx);
@@ -32,6 +32,7 @@ pub fn wait_for<S>(harness: &mut Harness<'_, S>, text: &str, seconds: u64) {
     loop {
         harness.step();
         if harness.query_by_label_contains(text).is_some() {
+            harness.check_accessibility();
             return;
         }
         assert!(

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::files::{PathKind, path_field};
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints, Points};
 
@@ -119,17 +120,19 @@ impl VocabularyPanel {
                 .num_columns(2)
                 .show(ui, |ui| {
                     ui.label("tokenizer");
-                    ui.add(egui::TextEdit::singleline(&mut self.tokenizer).desired_width(420.0));
+                    path_field(ui, "tokenizer", &mut self.tokenizer, PathKind::Json, 420.0);
                     ui.end_row();
                     ui.label("corpora (language=file)");
                     ui.add(
                         egui::TextEdit::multiline(&mut self.corpora)
                             .desired_rows(3)
                             .desired_width(420.0),
-                    );
+                    )
+                    .accessible_name("corpora");
                     ui.end_row();
                     ui.label("reference language");
-                    ui.add(egui::TextEdit::singleline(&mut self.reference).desired_width(60.0));
+                    ui.add(egui::TextEdit::singleline(&mut self.reference).desired_width(60.0))
+                        .accessible_name("reference language");
                     ui.end_row();
                 });
             self.analysis_ui(ui);
@@ -232,16 +235,30 @@ impl VocabularyPanel {
         ui.label(RichText::new("Extension").strong());
         egui::Grid::new("vocab-ext").num_columns(2).show(ui, |ui| {
             ui.label("learn from");
-            ui.add(egui::TextEdit::singleline(&mut self.train_corpus).desired_width(420.0));
+            path_field(
+                ui,
+                "extension corpus",
+                &mut self.train_corpus,
+                PathKind::Text,
+                420.0,
+            );
             ui.end_row();
             ui.label("sweep sizes");
-            ui.add(egui::TextEdit::singleline(&mut self.sizes).desired_width(200.0));
+            ui.add(egui::TextEdit::singleline(&mut self.sizes).desired_width(200.0))
+                .accessible_name("sweep sizes");
             ui.end_row();
             ui.label("add");
-            ui.add(egui::DragValue::new(&mut self.add).range(1..=200_000));
+            ui.add(egui::DragValue::new(&mut self.add).range(1..=200_000))
+                .accessible_name("add");
             ui.end_row();
             ui.label("write to");
-            ui.add(egui::TextEdit::singleline(&mut self.out).desired_width(420.0));
+            path_field(
+                ui,
+                "extended tokenizer output",
+                &mut self.out,
+                PathKind::Json,
+                420.0,
+            );
             ui.end_row();
         });
         let busy = self.busy();

@@ -85,6 +85,7 @@ fn metrics_line(metrics: &[(String, f64)]) -> String {
         .map(|(n, v)| match n.as_str() {
             "lr" => format!("lr {v:.1e}"),
             "tokens_per_s" => format!("tokens/s {v:.0}"),
+            "tokens" => format!("tokens {v:.0}"),
             _ => format!("{} {v:.4}", n.replace('_', " ")),
         })
         .collect::<Vec<_>>()

@@ -5,4 +5,6 @@ pub mod instruct;
 pub mod stream;
 
 pub use documents::{DocumentFormat, DocumentReader, OnBadLine};
-pub use stream::{CorpusCounts, CorpusSpec, Sequence, SequenceStream, Split, StreamOptions};
+pub use stream::{
+    CorpusCounts, CorpusSpec, FormatName, Sequence, SequenceStream, Split, StreamOptions,
+};

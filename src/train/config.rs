@@ -224,6 +224,34 @@ impl RunConfig {
         Ok(config)
     }
 
+    /// Reads a manifest as written, relative paths kept, for editing: the form in the app.
+    /// [`Self::to_toml`] writes it back; running it goes through [`Self::from_toml_file`].
+    pub fn read_for_editing(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        toml::from_str(&text)
+            .map_err(|e| Error::bad_file(path, format!("not a valid run manifest: {e}")))
+    }
+
+    /// The manifest as TOML text (comments are not kept).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self)
+            .map_err(|e| Error::InvalidInput(format!("the run settings cannot be written: {e}")))
+    }
+
+    /// Checks the manifest the way a run reads it (paths resolved against `path`'s directory,
+    /// every setting checked) and, only if it passes, writes it atomically. Returns it resolved.
+    #[cfg(feature = "native")]
+    pub fn save(&self, path: &Path) -> Result<RunConfig> {
+        let text = self.to_toml()?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let checked = Self::from_toml(&text, path, base)?;
+        if !base.as_os_str().is_empty() {
+            std::fs::create_dir_all(base).map_err(|e| Error::io(base, e))?;
+        }
+        crate::fsx::write_atomic(path, text.as_bytes())?;
+        Ok(checked)
+    }
+
     fn resolve(&mut self, base: &Path) {
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -327,5 +355,25 @@ impl RunConfig {
     /// Optimiser steps the budget buys (the last may be short).
     pub fn total_steps(&self) -> u64 {
         self.total_sequences().div_ceil(self.sequences_per_step())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_edited_and_saved_reads_back_the_same() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sft-alpaca.toml");
+        let mut config = RunConfig::read_for_editing(&example).unwrap();
+        config.schedule.lr = 1.5e-4;
+        config.data.corpora[0].weight = 0.25;
+        config.optimizer.lora = Some(LoraConfig::default());
+        config.optimizer.trainable = Trainable::All;
+        let text = config.to_toml().unwrap();
+        let again: RunConfig = toml::from_str(&text).unwrap();
+        assert_eq!(again, config);
+        // Paths stay as written: relative to the manifest.
+        assert!(config.output.is_relative());
     }
 }

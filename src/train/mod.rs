@@ -10,7 +10,7 @@ pub mod schedule;
 pub mod sft;
 pub mod step;
 
-pub use config::{RunConfig, Stage};
+pub use config::{ModelSource, OptimizerKind, RunConfig, Stage};
 pub use lora::{LoraConfig, LoraModel};
 pub use optim::{AdamWConfig, Optimizer, OptimizerConfig, clip_global_norm, grad_norms};
 pub use params::{NamedParam, Trainable, named_params};

@@ -344,6 +344,7 @@ pub fn train(
             .map_err(|e| Error::io(run.metrics(), e))?;
         for (name, value) in [
             ("loss", loss_sum),
+            ("tokens", state.tokens as f64),
             ("lr", lr),
             ("grad_norm", grad_norm),
             ("tokens_per_s", tokens_per_s),
