@@ -12,6 +12,7 @@ use beyond::model::TextTokenizer;
 use beyond::vocab::analyze::{Corpus, LanguageStats, analyze};
 use beyond::vocab::extend::{Extension, extend};
 use beyond::vocab::sweep::{SweepPoint, sweep};
+use beyond::vocab::{ResizeInit, ResizeReport, resize_checkpoint};
 
 use super::running::{Running, poll};
 use super::settings;
@@ -30,6 +31,45 @@ pub struct VocabularyPanel {
     sweep_job: Option<Running<Vec<SweepPoint>>>,
     extension: Option<Result<(Extension, PathBuf), String>>,
     extension_job: Option<Running<(Extension, PathBuf)>>,
+    /// What the bar chart shows per language.
+    chart: Chart,
+    resize_model: String,
+    resize_tokenizer: String,
+    resize_init: ResizeInit,
+    resize_out: String,
+    resized: Option<Result<(ResizeReport, PathBuf), String>>,
+    resize_job: Option<Running<(ResizeReport, PathBuf)>>,
+}
+
+/// The per-language measure drawn as bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chart {
+    TokensPerCharacter,
+    Premium,
+    ByteFallback,
+}
+
+impl Chart {
+    const ALL: [(Chart, &'static str); 3] = [
+        (Chart::TokensPerCharacter, "tokens per character"),
+        (Chart::Premium, "premium against the reference"),
+        (Chart::ByteFallback, "byte-fallback share (%)"),
+    ];
+
+    fn name(self) -> &'static str {
+        Chart::ALL
+            .iter()
+            .find(|(c, _)| *c == self)
+            .map_or("", |(_, n)| n)
+    }
+
+    fn value(self, s: &LanguageStats) -> f64 {
+        match self {
+            Chart::TokensPerCharacter => s.tokens_per_character,
+            Chart::Premium => s.premium.unwrap_or(f64::NAN),
+            Chart::ByteFallback => 100.0 * s.byte_fallback_share,
+        }
+    }
 }
 
 impl Default for VocabularyPanel {
@@ -48,6 +88,13 @@ impl Default for VocabularyPanel {
             sweep_job: None,
             extension: None,
             extension_job: None,
+            chart: Chart::TokensPerCharacter,
+            resize_model: "world/runs/base/final".into(),
+            resize_tokenizer: "world/tokenizer-extended/tokenizer.json".into(),
+            resize_init: ResizeInit::SubwordMean,
+            resize_out: "world/models/base-extended".into(),
+            resized: None,
+            resize_job: None,
         }
     }
 }
@@ -88,6 +135,9 @@ impl VocabularyPanel {
         settings::keep(s, "vocabulary.train_corpus", &self.train_corpus);
         settings::keep(s, "vocabulary.sizes", &self.sizes);
         settings::keep(s, "vocabulary.out", &self.out);
+        settings::keep(s, "vocabulary.resize_model", &self.resize_model);
+        settings::keep(s, "vocabulary.resize_tokenizer", &self.resize_tokenizer);
+        settings::keep(s, "vocabulary.resize_out", &self.resize_out);
     }
 
     /// Puts back what [`Self::remember`] recorded.
@@ -98,10 +148,16 @@ impl VocabularyPanel {
         settings::recall(s, "vocabulary.train_corpus", &mut self.train_corpus);
         settings::recall(s, "vocabulary.sizes", &mut self.sizes);
         settings::recall(s, "vocabulary.out", &mut self.out);
+        settings::recall(s, "vocabulary.resize_model", &mut self.resize_model);
+        settings::recall(s, "vocabulary.resize_tokenizer", &mut self.resize_tokenizer);
+        settings::recall(s, "vocabulary.resize_out", &mut self.resize_out);
     }
 
     fn busy(&self) -> bool {
-        self.analysis_job.is_some() || self.sweep_job.is_some() || self.extension_job.is_some()
+        self.analysis_job.is_some()
+            || self.sweep_job.is_some()
+            || self.extension_job.is_some()
+            || self.resize_job.is_some()
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui) {
@@ -112,7 +168,13 @@ impl VocabularyPanel {
             self.sweep = Some(r);
         }
         if let Some(r) = poll(&mut self.extension_job) {
+            if let Ok((_, path)) = &r {
+                self.resize_tokenizer = path.display().to_string();
+            }
             self.extension = Some(r);
+        }
+        if let Some(r) = poll(&mut self.resize_job) {
+            self.resized = Some(r);
         }
         ui.heading("Vocabulary");
         egui::ScrollArea::vertical().show(ui, |ui| {
@@ -138,7 +200,100 @@ impl VocabularyPanel {
             self.analysis_ui(ui);
             ui.separator();
             self.extension_ui(ui);
+            ui.separator();
+            self.resize_ui(ui);
         });
+    }
+
+    /// Grow a model to the extended tokenizer: new rows for the new ids, old rows untouched.
+    fn resize_ui(&mut self, ui: &mut egui::Ui) {
+        ui.label(RichText::new("Resize a model").strong());
+        ui.label(
+            RichText::new(
+                "Grows the embedding and LM head of an HF model to the extended tokenizer; on \
+                 old tokens the resized model computes exactly what it did.",
+            )
+            .weak(),
+        );
+        egui::Grid::new("vocab-resize")
+            .num_columns(2)
+            .show(ui, |ui| {
+                ui.label("model");
+                path_field(
+                    ui,
+                    "model to resize",
+                    &mut self.resize_model,
+                    PathKind::Folder,
+                    420.0,
+                );
+                ui.end_row();
+                ui.label("extended tokenizer");
+                path_field(
+                    ui,
+                    "extended tokenizer",
+                    &mut self.resize_tokenizer,
+                    PathKind::Json,
+                    420.0,
+                );
+                ui.end_row();
+                ui.label("new rows start as");
+                ui.horizontal(|ui| {
+                    for (init, name) in [
+                        (ResizeInit::SubwordMean, "mean of their pieces' rows"),
+                        (ResizeInit::Mean, "mean of all old rows"),
+                        (ResizeInit::Random, "random (old rows' std)"),
+                    ] {
+                        ui.radio_value(&mut self.resize_init, init, name);
+                    }
+                });
+                ui.end_row();
+                ui.label("write to");
+                path_field(
+                    ui,
+                    "resized model output",
+                    &mut self.resize_out,
+                    PathKind::Folder,
+                    420.0,
+                );
+                ui.end_row();
+            });
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(!self.busy(), egui::Button::new("Resize"))
+                .clicked()
+            {
+                let model = PathBuf::from(self.resize_model.trim());
+                let tokenizer = PathBuf::from(self.resize_tokenizer.trim());
+                let out = PathBuf::from(self.resize_out.trim());
+                let init = self.resize_init;
+                self.resized = None;
+                self.resize_job = Some(Running::start("resize", ui.ctx(), move |ctx| {
+                    ctx.message("growing the embedding and head");
+                    let report = resize_checkpoint(&model, &tokenizer, init, 0, &out)?;
+                    Ok((report, out))
+                }));
+            }
+            if let Some(r) = &self.resize_job {
+                ui.spinner();
+                ui.label(&r.status);
+            }
+        });
+        match &self.resized {
+            Some(Ok((r, out))) => {
+                ui.label(format!(
+                    "{} -> {} tokens{}; written to {} (Train continues from it: its first \
+                     stage usually trains only the embeddings and head)",
+                    r.old_vocab,
+                    r.new_vocab,
+                    if r.tied_head { ", tied head" } else { "" },
+                    out.display()
+                ));
+            }
+            Some(Err(e)) => {
+                ui.colored_label(Color32::LIGHT_RED, e);
+            }
+            None => {}
+        }
     }
 
     fn analysis_ui(&mut self, ui: &mut egui::Ui) {
@@ -203,20 +358,27 @@ impl VocabularyPanel {
                 ui.end_row();
             }
         });
+        ui.horizontal(|ui| {
+            ui.label("chart");
+            for (chart, name) in Chart::ALL {
+                ui.selectable_value(&mut self.chart, chart, name);
+            }
+        });
+        let chart = self.chart;
         let bars: Vec<Bar> = stats
             .iter()
             .enumerate()
             .map(|(i, (lang, s))| {
-                Bar::new(i as f64, s.tokens_per_character)
+                Bar::new(i as f64, chart.value(s))
                     .width(0.5)
                     .name(lang)
                     .fill(COLOURS[i % COLOURS.len()])
             })
             .collect();
         let names: Vec<String> = stats.keys().cloned().collect();
-        Plot::new("tokens-per-char")
+        Plot::new("per-language")
             .height(180.0)
-            .y_axis_label("tokens per character")
+            .y_axis_label(chart.name())
             .x_axis_formatter(move |mark, _| {
                 names
                     .get(mark.value.round() as usize)
@@ -226,9 +388,7 @@ impl VocabularyPanel {
             })
             .allow_drag(false)
             .allow_scroll(false)
-            .show(ui, |plot| {
-                plot.bar_chart(BarChart::new("tokens per character", bars))
-            });
+            .show(ui, |plot| plot.bar_chart(BarChart::new(chart.name(), bars)));
     }
 
     fn extension_ui(&mut self, ui: &mut egui::Ui) {
@@ -424,5 +584,36 @@ mod tests {
         h.state_mut().corpora = format!("fr={}", bad.display());
         click(&mut h, "Analyse");
         wait_for(&mut h, "latin1.txt", 10);
+    }
+
+    #[test]
+    fn extends_a_tokenizer_and_grows_a_model_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = shared().join("fixtures/tiny-llama-a");
+        let panel = VocabularyPanel {
+            tokenizer: fixture.join("tokenizer.json").display().to_string(),
+            train_corpus: shared().join("corpora/udhr/zh.txt").display().to_string(),
+            add: 40,
+            out: dir.path().join("extended/tokenizer.json").display().to_string(),
+            resize_model: fixture.display().to_string(),
+            resize_out: dir.path().join("resized").display().to_string(),
+            ..VocabularyPanel::default()
+        };
+        let mut h = harness(|ui, p: &mut VocabularyPanel| p.ui(ui), panel);
+        click(&mut h, "Extend and write");
+        wait_for(&mut h, "written to", 60);
+        // The extension's file fills the resize form.
+        assert_eq!(h.state().resize_tokenizer, h.state().out);
+        click(&mut h, "Resize");
+        wait_for(&mut h, "Train continues", 60);
+        let config: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("resized/config.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(config["vocab_size"], 32040);
+        // Resizing into the model's own folder is refused in place.
+        h.state_mut().resize_out = fixture.display().to_string();
+        click(&mut h, "Resize");
+        wait_for(&mut h, "other than the model's", 10);
     }
 }

@@ -4,9 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use beyond::model::checkpoint::{self, SaveOptions};
-use beyond::model::{LoadedModel, TextTokenizer};
-use beyond::vocab::{Corpus, ResizeInit, analyze, extend, resize, sweep};
+use beyond::model::TextTokenizer;
+use beyond::vocab::{Corpus, ResizeInit, analyze, extend, resize_checkpoint, sweep};
 
 #[derive(Debug, Subcommand)]
 pub enum VocabCommand {
@@ -192,36 +191,13 @@ fn run_extend(args: ExtendArgs) -> anyhow::Result<()> {
 }
 
 fn run_resize(args: ResizeArgs) -> anyhow::Result<()> {
-    let device = burn::tensor::Device::flex();
-    let loaded = LoadedModel::open(&args.model, &device)?;
-    loaded.require_tokenizer()?;
-    let LoadedModel {
-        model,
-        tokenizer,
-        hf_config,
-        ..
-    } = loaded;
-    let old = tokenizer.expect("checked above");
-    let new = TextTokenizer::open(&args.tokenizer, old.bos_id, &old.eos_ids)?;
-    let (model, report) = resize(model, &old, &new, args.init, args.seed)?;
-    if args.out.join("config.json").exists()
-        && args.out.canonicalize().ok() == args.model.canonicalize().ok()
-    {
-        anyhow::bail!(
-            "{}: choose an output directory other than the model's",
-            args.out.display()
-        );
-    }
-    let mut hf = hf_config;
-    hf.vocab_size = Some(report.new_vocab);
-    checkpoint::save(&model, Some(&hf), &args.out, &SaveOptions::default(), None)?;
-    let bytes = std::fs::read(&args.tokenizer)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.tokenizer.display()))?;
-    std::fs::write(args.out.join(checkpoint::TOKENIZER_FILE), bytes)?;
-    let config = args.model.join("tokenizer_config.json");
-    if config.is_file() {
-        std::fs::copy(&config, args.out.join("tokenizer_config.json"))?;
-    }
+    let report = resize_checkpoint(
+        &args.model,
+        &args.tokenizer,
+        args.init,
+        args.seed,
+        &args.out,
+    )?;
     if args.json {
         return super::print_json(&report);
     }

@@ -8,6 +8,8 @@ pub mod train;
 
 pub use analyze::{Corpus, LanguageStats, Piece, analyze, pieces};
 pub use extend::{Extension, Scope, extend, learn};
+#[cfg(feature = "native")]
+pub use resize::resize_checkpoint;
 pub use resize::{ResizeInit, ResizeReport, resize};
 pub use sweep::{SweepPoint, sweep};
 pub use train::{Trained, train};

@@ -224,3 +224,51 @@ pub fn resize(
         },
     ))
 }
+
+/// Grows the HF checkpoint in `model_dir` to the extended tokenizer in `tokenizer` and writes
+/// the result as an HF directory `out` (weights, config with the new vocabulary size, the
+/// extended tokenizer, the model's tokenizer_config.json). Every file is written atomically;
+/// `out` may not be the model's own directory.
+#[cfg(feature = "native")]
+pub fn resize_checkpoint(
+    model_dir: &std::path::Path,
+    tokenizer: &std::path::Path,
+    init: ResizeInit,
+    seed: u64,
+    out: &std::path::Path,
+) -> Result<ResizeReport> {
+    use crate::model::LoadedModel;
+    use crate::model::checkpoint::{self, SaveOptions};
+
+    if out.join("config.json").exists() && out.canonicalize().ok() == model_dir.canonicalize().ok()
+    {
+        return Err(Error::InvalidInput(format!(
+            "{}: choose an output directory other than the model's",
+            out.display()
+        )));
+    }
+    let loaded = LoadedModel::open(model_dir, &burn::tensor::Device::flex())?;
+    loaded.require_tokenizer()?;
+    let LoadedModel {
+        model,
+        tokenizer: old,
+        hf_config,
+        ..
+    } = loaded;
+    let old = old.ok_or_else(|| {
+        Error::InvalidInput(format!("{}: no tokenizer.json", model_dir.display()))
+    })?;
+    let new = TextTokenizer::open(tokenizer, old.bos_id, &old.eos_ids)?;
+    let (model, report) = resize(model, &old, &new, init, seed)?;
+    let mut hf = hf_config;
+    hf.vocab_size = Some(report.new_vocab);
+    checkpoint::save(&model, Some(&hf), out, &SaveOptions::default(), None)?;
+    let bytes = std::fs::read(tokenizer).map_err(|e| Error::io(tokenizer, e))?;
+    crate::fsx::write_atomic(&out.join(checkpoint::TOKENIZER_FILE), &bytes)?;
+    let config = model_dir.join(checkpoint::TOKENIZER_CONFIG_FILE);
+    if config.is_file() {
+        let bytes = std::fs::read(&config).map_err(|e| Error::io(&config, e))?;
+        crate::fsx::write_atomic(&out.join(checkpoint::TOKENIZER_CONFIG_FILE), &bytes)?;
+    }
+    Ok(report)
+}
