@@ -11,6 +11,8 @@ pub struct MicroscopePanel {
     paths: [String; 2],
     tokenizers: [Option<Result<TextTokenizer, String>>; 2],
     text: String,
+    /// Script groups this system has no font for (their text shows as boxes).
+    pub missing_fonts: Vec<&'static str>,
 }
 
 impl Default for MicroscopePanel {
@@ -20,6 +22,7 @@ impl Default for MicroscopePanel {
             tokenizers: [None, None],
             text: "人人生而自由,在尊严和权利上一律平等。All human beings are born free and equal."
                 .into(),
+            missing_fonts: Vec::new(),
         }
     }
 }
@@ -34,6 +37,16 @@ impl MicroscopePanel {
 
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         ui.heading("Token microscope");
+        if !self.missing_fonts.is_empty() {
+            ui.label(
+                egui::RichText::new(format!(
+                    "No font on this system for {}: install Noto fonts, or name font files in \
+                     BEYOND_FONTS.",
+                    self.missing_fonts.join(", ")
+                ))
+                .weak(),
+            );
+        }
         for (k, label) in ["base tokenizer", "extended tokenizer"].iter().enumerate() {
             ui.horizontal(|ui| {
                 ui.label(*label);
@@ -108,4 +121,44 @@ fn show_pieces(ui: &mut egui::Ui, pieces: &[Piece], chars: usize) {
             .on_hover_text(format!("id {}  text {:?}", p.id, p.text));
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MicroscopePanel;
+    use crate::app::testing::{harness, shared, wait_for};
+
+    /// Every UDHR language's first paragraph drawn under the LLaMA-2 tokenizer: the harness
+    /// fails on any character the fonts cannot draw.
+    #[test]
+    fn draws_every_udhr_script() {
+        let missing: Vec<&str> = crate::app::fonts::find()
+            .into_iter()
+            .filter(|(_, p)| p.is_none())
+            .map(|(g, _)| g)
+            .collect();
+        if !missing.is_empty() {
+            assert!(
+                std::env::var_os("BEYOND_REQUIRE_FONTS").is_none(),
+                "no font for {missing:?}"
+            );
+            eprintln!("skipped: no font for {missing:?} (apt-get install fonts-noto-core)");
+            return;
+        }
+        let mut panel = MicroscopePanel::default();
+        panel.load(0, &shared().join("tokenizers/llama2/tokenizer.json"));
+        let mut h = harness(|ui, p: &mut MicroscopePanel| p.ui(ui), panel);
+        let mut languages = 0;
+        for entry in std::fs::read_dir(shared().join("corpora/udhr")).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap();
+            let sample: String = first.chars().take(60).collect();
+            h.state_mut().text = sample.clone();
+            h.step();
+            wait_for(&mut h, "tokens", 5);
+            languages += 1;
+        }
+        assert!(languages >= 59);
+    }
 }

@@ -3,6 +3,7 @@
 
 mod evaluate;
 mod files;
+mod fonts;
 mod microscope;
 mod model;
 mod playground;
@@ -44,46 +45,22 @@ pub fn run(options: AppOptions) -> anyhow::Result<()> {
         "beyond",
         native,
         Box::new(move |cc| {
-            add_system_fonts(&cc.egui_ctx);
+            let missing = fonts::install(&cc.egui_ctx);
+            if !missing.is_empty() {
+                eprintln!(
+                    "no font found for {}: text in them shows as boxes (install Noto fonts, \
+                     or name font files in BEYOND_FONTS)",
+                    missing.join(", ")
+                );
+            }
             let saved: Option<settings::Settings> =
                 cc.storage.and_then(|s| eframe::get_value(s, settings::KEY));
-            Ok(Box::new(App::new(&options, saved.unwrap_or_default())))
+            let mut app = App::new(&options, saved.unwrap_or_default());
+            app.microscope.missing_fonts = missing;
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
-}
-
-/// Fonts for the scripts egui's built-in fonts lack (Chinese, Japanese, Korean, ...), taken from
-/// the system where one of these common files exists; the first found is a fallback after the
-/// built-in fonts.
-const SYSTEM_FONTS: [&str; 8] = [
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
-    "/System/Library/Fonts/PingFang.ttc",
-    "/System/Library/Fonts/Hiragino Sans GB.ttc",
-    "C:\\Windows\\Fonts\\msyh.ttc",
-];
-
-fn add_system_fonts(ctx: &egui::Context) {
-    let Some(bytes) = SYSTEM_FONTS.iter().find_map(|p| std::fs::read(p).ok()) else {
-        return;
-    };
-    let mut fonts = egui::FontDefinitions::default();
-    fonts.font_data.insert(
-        "system-cjk".into(),
-        std::sync::Arc::new(egui::FontData::from_owned(bytes)),
-    );
-    for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
-        fonts
-            .families
-            .entry(family)
-            .or_default()
-            .push("system-cjk".into());
-    }
-    ctx.set_fonts(fonts);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -246,6 +223,10 @@ impl eframe::App for App {
             Page::Playground => self.playground.ui(ui),
             Page::Rate => self.rate.ui(ui),
         });
+        if let Some(run) = self.start.open_run.take() {
+            self.train.show_run(run);
+            self.page = Page::Train;
+        }
         self.frames.record(started.elapsed().as_secs_f64() * 1000.0);
     }
 }

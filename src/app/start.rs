@@ -1,6 +1,7 @@
 //! The Start panel: the embedded default. Generate the synthetic world, train its English base
-//! model, and put the world's benchmark to it; every step is a core job whose events the panel
-//! draws, so the window keeps repainting while it runs.
+//! model, and put the world's benchmark to it; the study's pipeline drawn as stages with what
+//! exists for each (any stage's recipe runs from its card); the world's recent runs. Every step
+//! is a core job whose events the panel draws, so the window keeps repainting while it runs.
 
 use std::path::PathBuf;
 
@@ -15,7 +16,17 @@ use super::running::{Running, poll, waker};
 use super::settings;
 use beyond::model::LoadedModel;
 use beyond::train::{RunConfig, TrainReport, train};
+use beyond::world::pipeline::{self, RunSummary, Stage, StageKind};
 use beyond::world::{self, Summary, WorldSpec};
+
+/// How often the pipeline is read again from the files.
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A run the Train page should show: its manifest when the world has one, and its directory.
+pub struct OpenRun {
+    pub manifest: Option<PathBuf>,
+    pub dir: PathBuf,
+}
 
 pub struct StartPanel {
     seed: u64,
@@ -27,6 +38,10 @@ pub struct StartPanel {
     trained: Option<Result<TrainReport, String>>,
     evaluating: Option<Running<McqReport>>,
     evaluated: Option<Result<McqReport, String>>,
+    /// The pipeline and the runs as last read, and when.
+    pipeline: Option<(std::time::Instant, Vec<Stage>, Vec<RunSummary>)>,
+    /// Set when a run is picked to be shown on the Train page.
+    pub open_run: Option<OpenRun>,
 }
 
 impl Default for StartPanel {
@@ -41,6 +56,8 @@ impl Default for StartPanel {
             trained: None,
             evaluating: None,
             evaluated: None,
+            pipeline: None,
+            open_run: None,
         }
     }
 }
@@ -63,13 +80,19 @@ impl StartPanel {
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         if let Some(r) = poll(&mut self.generating) {
             self.world = Some(r);
+            self.pipeline = None;
         }
         if let Some(r) = poll(&mut self.training) {
             self.trained = Some(r);
+            self.pipeline = None;
         }
         if let Some(r) = poll(&mut self.evaluating) {
             self.evaluated = Some(r);
         }
+        egui::ScrollArea::vertical().show(ui, |ui| self.page(ui));
+    }
+
+    fn page(&mut self, ui: &mut egui::Ui) {
         ui.heading("Start: the synthetic world");
         ui.label(
             "A small world of people, organisations and cities whose facts are told in English, \
@@ -251,5 +274,181 @@ impl StartPanel {
             }
             None => {}
         }
+        ui.separator();
+        self.pipeline_ui(ui);
+    }
+
+    fn busy(&self) -> bool {
+        self.generating.is_some() || self.training.is_some() || self.evaluating.is_some()
+    }
+
+    /// The stages as cards in the study's order, then the recent runs.
+    fn pipeline_ui(&mut self, ui: &mut egui::Ui) {
+        let stale = self
+            .pipeline
+            .as_ref()
+            .is_none_or(|(at, _, _)| at.elapsed() > REFRESH);
+        if stale {
+            let root = self.root();
+            self.pipeline = Some((
+                std::time::Instant::now(),
+                pipeline::stages(&root),
+                pipeline::recent_runs(&root.join("runs")),
+            ));
+            ui.ctx().request_repaint_after(REFRESH);
+        }
+        let Some((_, stages, runs)) = self.pipeline.clone() else {
+            return;
+        };
+        ui.strong("The study's pipeline");
+        let mut run_recipe = None;
+        let busy = self.busy();
+        ui.horizontal_wrapped(|ui| {
+            for (i, stage) in stages.iter().enumerate() {
+                if i > 0 {
+                    ui.label("→");
+                }
+                // A training stage can run once what it starts from exists.
+                let ready = match stage.kind {
+                    StageKind::World | StageKind::Vocabulary => false,
+                    StageKind::BaseModel => stages[0].done,
+                    StageKind::Pretrain => stages
+                        .iter()
+                        .any(|s| s.kind == StageKind::BaseModel && s.done),
+                    StageKind::InstructionTuning => stages.iter().any(|s| {
+                        s.kind == StageKind::Pretrain
+                            && s.done
+                            && s.title.replace("further pretraining", "")
+                                == stage.title.replace("instruction tuning", "")
+                    }),
+                };
+                if stage_card(ui, stage, ready && !busy) {
+                    run_recipe = stage.recipe.clone();
+                }
+            }
+        });
+        if let Some(recipe) = run_recipe {
+            self.training = Some(Running::start("train", ui.ctx(), move |ctx| {
+                let config = RunConfig::from_toml_file(&recipe)?;
+                let (device, info) = device::select(DeviceChoice::Auto)?;
+                ctx.message(format!("{}: {}", recipe.display(), info.summary()));
+                let resume = config.output.join("checkpoints").is_dir();
+                train(&config, &device, resume, ctx)
+            }));
+        }
+        ui.add_space(8.0);
+        ui.strong("Recent runs");
+        if runs.is_empty() {
+            ui.label(egui::RichText::new("No runs in this world yet.").weak());
+            return;
+        }
+        egui::Grid::new("recent-runs").striped(true).show(ui, |ui| {
+            for h in ["run", "steps", "tokens", "loss", "held-out", "state", ""] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for r in runs.iter().take(8) {
+                let name = r
+                    .dir
+                    .file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().to_string());
+                ui.label(&name);
+                ui.label(r.steps.to_string());
+                ui.label(r.tokens.to_string());
+                ui.label(r.last_loss.map_or("-".into(), |v| format!("{v:.3}")));
+                ui.label(r.last_eval_loss.map_or("-".into(), |v| format!("{v:.3}")));
+                ui.label(if r.finished { "exported" } else { "resumable" });
+                if ui
+                    .button("Open in Train")
+                    .on_hover_text(format!("show {name}'s curves on the Train page"))
+                    .clicked()
+                {
+                    let manifest = self.root().join("recipes").join(format!("{name}.toml"));
+                    self.open_run = Some(OpenRun {
+                        manifest: manifest.is_file().then_some(manifest),
+                        dir: r.dir.clone(),
+                    });
+                }
+                ui.end_row();
+            }
+        });
+    }
+}
+
+/// A stage as a card: green edge when its output exists. True when its Run button was clicked.
+fn stage_card(ui: &mut egui::Ui, stage: &Stage, can_run: bool) -> bool {
+    let colour = if stage.done {
+        egui::Color32::from_rgb(90, 180, 90)
+    } else {
+        ui.visuals().widgets.noninteractive.bg_stroke.color
+    };
+    let mut clicked = false;
+    egui::Frame::group(ui.style())
+        .stroke(egui::Stroke::new(1.5, colour))
+        .show(ui, |ui| {
+            ui.set_width(150.0);
+            ui.vertical(|ui| {
+                ui.strong(&stage.title);
+                ui.add(egui::Label::new(egui::RichText::new(&stage.detail).small()).wrap());
+                if stage.recipe.is_some() && !stage.done {
+                    clicked = ui
+                        .add_enabled(can_run, egui::Button::new("Run or resume"))
+                        .on_hover_text(format!("train {}", stage.title))
+                        .clicked();
+                }
+            });
+        });
+    clicked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StartPanel;
+    use crate::app::testing::{click, harness, wait_for};
+    use egui_kittest::kittest::{NodeT, Queryable};
+
+    #[test]
+    fn draws_the_pipeline_runs_a_stage_from_its_card_and_lists_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let panel = StartPanel {
+            people: 12,
+            seed: 4,
+            dir: dir.path().display().to_string(),
+            ..StartPanel::default()
+        };
+        let mut h = harness(|ui, p: &mut StartPanel| p.ui(ui), panel);
+        wait_for(&mut h, "not generated", 5);
+        click(&mut h, "1. Generate the world");
+        wait_for(&mut h, "corpora en, zh", 60);
+        wait_for(&mut h, "further pretraining (zh)", 5);
+        wait_for(&mut h, "No runs in this world yet", 5);
+        // The base model's card is the first that can run; the later stages wait for it.
+        let enabled: Vec<bool> = h
+            .get_all_by_label("Run or resume")
+            .map(|n| !n.accesskit_node().is_disabled())
+            .collect();
+        assert_eq!(enabled, [true, false, false]);
+        h.get_all_by_label("Run or resume").next().unwrap().click();
+        h.step();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while h
+            .state()
+            .training
+            .as_ref()
+            .is_none_or(|r| r.metrics.len() <= 12)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the base run reported nothing"
+            );
+            h.step();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        click(&mut h, "Stop");
+        wait_for(&mut h, "resumable", 120);
+        click(&mut h, "Open in Train");
+        let run = h.state_mut().open_run.take().expect("a run to open");
+        assert!(run.dir.ends_with("runs/base"));
+        assert_eq!(run.manifest, Some(dir.path().join("recipes/base.toml")));
     }
 }

@@ -18,12 +18,13 @@ pub fn shared() -> PathBuf {
 /// A harness drawing one page. Every input must have an accessible name (a screen reader's,
 /// and the one the tests find it by): [`wait_for`] checks each time it finds what it waits for.
 pub fn harness<'a, S>(page: impl FnMut(&mut egui::Ui, &mut S) + 'a, state: S) -> Harness<'a, S> {
-    let harness = Harness::builder()
+    // The same fonts as the app, from the first frame: a text they cannot draw fails the test.
+    Harness::builder()
         .with_size(egui::vec2(1100.0, 720.0))
-        .build_ui_state(page, state);
-    // The same fonts as the app: a text the fonts cannot draw fails the test.
-    super::add_system_fonts(&harness.ctx);
-    harness
+        .with_context_setup(|ctx| {
+            super::fonts::install(ctx);
+        })
+        .build_ui_state(page, state)
 }
 
 /// Steps frames until a label containing `text` shows, for at most `seconds`.
@@ -31,7 +32,7 @@ pub fn wait_for<S>(harness: &mut Harness<'_, S>, text: &str, seconds: u64) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     loop {
         harness.step();
-        if harness.query_by_label_contains(text).is_some() {
+        if harness.query_all_by_label_contains(text).next().is_some() {
             harness.check_accessibility();
             return;
         }

@@ -153,6 +153,22 @@ impl TrainPanel {
         }
     }
 
+    /// Shows a run picked elsewhere (the Start page): its manifest in the form when it has
+    /// one, otherwise its curves beside this run's.
+    pub fn show_run(&mut self, run: super::start::OpenRun) {
+        match run.manifest {
+            Some(manifest) => {
+                self.manifest = manifest.display().to_string();
+                self.open_form();
+                self.load_history();
+            }
+            None => {
+                self.compare_dir = run.dir.display().to_string();
+                self.add_comparison();
+            }
+        }
+    }
+
     /// Reads another run's `metrics.jsonl` to draw beside this one.
     fn add_comparison(&mut self) {
         let dir = self.compare_dir.trim().to_string();

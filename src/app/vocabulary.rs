@@ -594,7 +594,11 @@ mod tests {
             tokenizer: fixture.join("tokenizer.json").display().to_string(),
             train_corpus: shared().join("corpora/udhr/zh.txt").display().to_string(),
             add: 40,
-            out: dir.path().join("extended/tokenizer.json").display().to_string(),
+            out: dir
+                .path()
+                .join("extended/tokenizer.json")
+                .display()
+                .to_string(),
             resize_model: fixture.display().to_string(),
             resize_out: dir.path().join("resized").display().to_string(),
             ..VocabularyPanel::default()
@@ -606,10 +610,9 @@ mod tests {
         assert_eq!(h.state().resize_tokenizer, h.state().out);
         click(&mut h, "Resize");
         wait_for(&mut h, "Train continues", 60);
-        let config: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(dir.path().join("resized/config.json")).unwrap(),
-        )
-        .unwrap();
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("resized/config.json")).unwrap())
+                .unwrap();
         assert_eq!(config["vocab_size"], 32040);
         // Resizing into the model's own folder is refused in place.
         h.state_mut().resize_out = fixture.display().to_string();

@@ -8,6 +8,8 @@
 pub mod bench;
 pub mod facts;
 pub mod language;
+#[cfg(feature = "native")]
+pub mod pipeline;
 pub mod recipes;
 pub mod text;
 
