@@ -35,9 +35,11 @@ page() { click 40 "$1" 1; }   # the page list on the left
 
 shot model
 page 86; click 248 113 8; shot start                 # Start: generate the world
-page 155; click 207 139 4; click 219 533 20; shot vocabulary
-page 178; click 230 98 15; shot train-running         # Train: the base recipe, live
-click 372 98 5; shot train-stopped                    # Stop: a checkpoint is saved
+page 155; click 207 139 4; click 220 556 20; shot vocabulary
+page 178; shot train-form                             # Train: the base recipe's settings
+click 383 107 15; shot train-running                  # Start: live curves
+click 530 107 5; shot train-stopped                   # Stop: a checkpoint is saved
+page 86; shot start-runs                              # Start: the pipeline and the run
 page 224; click 212 139 4; shot playground           # Playground: the model given with --model
 page 132; shot microscope
 echo "screenshots in $out"; cat "$out/frame-times.json"; echo

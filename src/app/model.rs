@@ -118,7 +118,7 @@ impl ModelPanel {
 #[cfg(test)]
 mod tests {
     use super::ModelPanel;
-    use crate::app::testing::{click, harness, shared, wait_for};
+    use crate::app::testing::{click, harness, shared, snapshot, wait_for};
 
     #[test]
     fn describes_the_fixture_and_says_what_is_wrong_with_a_folder() {
@@ -130,5 +130,16 @@ mod tests {
         h.state_mut().dir = std::env::temp_dir().display().to_string();
         click(&mut h, "Describe");
         wait_for(&mut h, "config.json", 5);
+    }
+
+    /// The page as drawn (wgpu, Latin text only, so the built-in font draws all of it).
+    #[test]
+    fn snapshot_of_the_fixture_described() {
+        let mut panel = ModelPanel::default();
+        panel.open(&shared().join("fixtures/tiny-llama-a"));
+        panel.dir = "../shared/fixtures/tiny-llama-a".into();
+        let mut h = harness(|ui, p: &mut ModelPanel| p.ui(ui), panel);
+        wait_for(&mut h, "parameters", 5);
+        snapshot(&mut h, "model-page");
     }
 }

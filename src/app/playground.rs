@@ -338,4 +338,33 @@ mod tests {
             other => panic!("{:?}", other.as_ref().map(|_| ())),
         }
     }
+
+    /// A model folder whose weights file is cut short: the error names the file, in place, and
+    /// the page keeps working with a good model afterwards.
+    #[test]
+    fn a_corrupt_weights_file_is_an_error_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = shared().join("fixtures/tiny-llama-a");
+        for entry in std::fs::read_dir(&fixture).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        let weights = dir.path().join("model.safetensors");
+        let bytes = std::fs::read(&weights).unwrap();
+        std::fs::write(&weights, &bytes[..bytes.len() / 3]).unwrap();
+        let mut panel = PlaygroundPanel {
+            max_new_tokens: 4,
+            ..PlaygroundPanel::default()
+        };
+        panel.set_model(dir.path());
+        let mut h = harness(|ui, p: &mut PlaygroundPanel| p.ui(ui), panel);
+        click(&mut h, "Generate");
+        wait_for(&mut h, "model.safetensors", 30);
+        assert!(matches!(&h.state().sides[0].result, Some(Err(_))));
+        h.state_mut().set_model(&fixture);
+        click(&mut h, "Generate");
+        wait_for(&mut h, "tokens/s", 30);
+    }
 }

@@ -146,9 +146,17 @@ impl StartPanel {
         });
         match &self.world {
             Some(Ok(s)) => {
+                let list = |m: &std::collections::BTreeMap<String, usize>| {
+                    m.iter()
+                        .map(|(k, v)| format!("{v} {}", k.replace('_', " ")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
                 ui.label(format!(
-                    "{:?} entities; facts {:?}; base tokenizer {} tokens",
-                    s.entities, s.facts, s.tokenizer.vocab_size
+                    "entities: {}; facts: {}; base tokenizer {} tokens",
+                    list(&s.entities),
+                    list(&s.facts),
+                    s.tokenizer.vocab_size
                 ));
                 for (lang, c) in &s.corpora {
                     ui.label(format!(
@@ -386,7 +394,7 @@ fn stage_card(ui: &mut egui::Ui, stage: &Stage, can_run: bool) -> bool {
     egui::Frame::group(ui.style())
         .stroke(egui::Stroke::new(1.5, colour))
         .show(ui, |ui| {
-            ui.set_width(150.0);
+            ui.set_width(136.0);
             ui.vertical(|ui| {
                 ui.strong(&stage.title);
                 ui.add(egui::Label::new(egui::RichText::new(&stage.detail).small()).wrap());

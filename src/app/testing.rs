@@ -49,3 +49,20 @@ pub fn click<S>(harness: &mut Harness<'_, S>, label: &str) {
     harness.get_by_label(label).click();
     harness.step();
 }
+
+/// Compares the harness's rendering with `tests/snapshots/{name}.png` (`UPDATE_SNAPSHOTS=1`
+/// writes it). Rendering needs a wgpu adapter: without one the comparison is skipped, unless
+/// `BEYOND_REQUIRE_GPU` is set (CI, with Mesa's software Vulkan).
+pub fn snapshot<S>(harness: &mut Harness<'_, S>, name: &str) {
+    let instance = eframe::wgpu::Instance::default();
+    let adapter = pollster::block_on(instance.request_adapter(&Default::default()));
+    if let Err(e) = adapter {
+        assert!(
+            std::env::var_os("BEYOND_REQUIRE_GPU").is_none(),
+            "BEYOND_REQUIRE_GPU is set but no adapter was found: {e}"
+        );
+        eprintln!("no wgpu adapter, snapshot {name} not compared: {e}");
+        return;
+    }
+    harness.snapshot(name);
+}

@@ -218,6 +218,10 @@ impl TrainPanel {
     }
 
     fn page(&mut self, ui: &mut egui::Ui) {
+        // A manifest that exists opens in the form by itself (once: an error stays shown).
+        if self.form.is_none() && self.form_note.is_none() && self.manifest_path().is_file() {
+            self.open_form();
+        }
         ui.heading("Train");
         ui.label(
             "A run is a TOML manifest: the stage (pretrain or sft), the model, the data and its \
@@ -229,6 +233,7 @@ impl TrainPanel {
             ui.label("manifest");
             if path_field(ui, "manifest", &mut self.manifest, PathKind::Toml, 360.0) {
                 self.form = None;
+                self.form_note = None;
             }
             if ui
                 .add_enabled(!running, egui::Button::new("Open"))
@@ -557,7 +562,7 @@ fn duration(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::TrainPanel;
-    use crate::app::testing::{click, harness, wait_for};
+    use crate::app::testing::{click, harness, snapshot, wait_for};
     use beyond::train::RunConfig;
 
     #[test]
@@ -628,5 +633,18 @@ mod tests {
                 .contains("no steps recorded")
         );
         wait_for(&mut h, "no steps recorded", 5);
+    }
+
+    /// The settings form of the commented example manifest, as drawn (wgpu).
+    #[test]
+    fn snapshot_of_the_settings_form() {
+        let panel = TrainPanel {
+            manifest: "assets/pretrain-from-scratch.toml".into(),
+            ..TrainPanel::default()
+        };
+        let mut h = harness(|ui, p: &mut TrainPanel| p.ui(ui), panel);
+        wait_for(&mut h, "Mixture", 5);
+        assert_eq!(h.state().form.as_ref().unwrap().data.corpora.len(), 2);
+        snapshot(&mut h, "train-settings");
     }
 }

@@ -113,6 +113,11 @@ fn model_section(ui: &mut egui::Ui, m: &mut ModelSource) {
                         .response
                         .accessible_name("model shape");
                     ui.end_row();
+                    if let Some(config) = &mut m.config {
+                        ui.label("model config");
+                        path_text(ui, "model config", config, PathKind::Json);
+                        ui.end_row();
+                    }
                     ui.label("tokenizer");
                     let tokenizer = m.tokenizer.get_or_insert_with(Default::default);
                     path_text(ui, "tokenizer", tokenizer, PathKind::Json);
