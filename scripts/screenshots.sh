@@ -42,4 +42,9 @@ click 530 107 5; shot train-stopped                   # Stop: a checkpoint is sa
 page 86; shot start-runs                              # Start: the pipeline and the run
 page 224; click 212 139 4; shot playground           # Playground: the model given with --model
 page 132; shot microscope
+# The app must still be running: no page panicked on the way.
+kill -0 "$app" 2>/dev/null || { echo "the app exited early:" >&2; cat "$out/app.log" >&2; exit 1; }
+for name in model start vocabulary train-form train-running train-stopped start-runs playground microscope; do
+  [ -s "$out/$name.png" ] || { echo "no screenshot $name.png" >&2; exit 1; }
+done
 echo "screenshots in $out"; cat "$out/frame-times.json"; echo

@@ -57,6 +57,8 @@ struct Quality {
 }
 
 pub struct EvaluatePanel {
+    /// The device its jobs run on (the Model page's choice).
+    pub device: DeviceChoice,
     tab: Tab,
     model: String,
     after: String,
@@ -95,6 +97,7 @@ pub struct EvaluatePanel {
 impl Default for EvaluatePanel {
     fn default() -> Self {
         Self {
+            device: DeviceChoice::Auto,
             tab: Tab::Knowledge,
             model: "world/runs/base/final".into(),
             after: String::new(),
@@ -348,9 +351,10 @@ impl EvaluatePanel {
                     limit: (self.limit > 0).then_some(self.limit),
                     ..McqOptions::default()
                 };
+                let choice = self.device;
                 self.knowledge_job = Some(Running::start("mcq", ui.ctx(), move |ctx| {
                     let set = mcq::read(format, &data, language.as_deref())?;
-                    let (device, _) = device::select(DeviceChoice::Auto)?;
+                    let (device, _) = device::select(choice)?;
                     let mut reports = Vec::new();
                     for dir in &models {
                         ctx.message(format!("{}", dir.display()));
@@ -451,6 +455,7 @@ impl EvaluatePanel {
                     .map(named_corpus)
                     .collect();
                 let models = self.models();
+                let choice = self.device;
                 self.perplexity_job = Some(Running::start("perplexity", ui.ctx(), move |ctx| {
                     let mut texts = Vec::new();
                     for (name, path) in &specs {
@@ -459,7 +464,7 @@ impl EvaluatePanel {
                         })?;
                         texts.push((name.clone(), text));
                     }
-                    let (device, _) = device::select(DeviceChoice::Auto)?;
+                    let (device, _) = device::select(choice)?;
                     let mut per_model = Vec::new();
                     for dir in &models {
                         let loaded = LoadedModel::open(dir, &device)?;
@@ -559,10 +564,11 @@ impl EvaluatePanel {
                     PathBuf::from(self.model.trim()),
                 );
                 let target = self.target.clone();
+                let choice = self.device;
                 self.switching_job = Some(Running::start("codeswitch", ui.ctx(), move |ctx| {
                     let expected = codeswitch::parse_language(&target)?;
                     let prompts = read_prompts(&prompts)?;
-                    let (device, _) = device::select(DeviceChoice::Auto)?;
+                    let (device, _) = device::select(choice)?;
                     let loaded = LoadedModel::open(&model, &device)?;
                     let answers = respond(
                         &loaded.model,
@@ -674,10 +680,11 @@ impl EvaluatePanel {
                     timeout: std::time::Duration::from_secs(120),
                     attempts: 2,
                 });
+                let choice = self.device;
                 self.quality_job = Some(Running::start("quality", ui.ctx(), move |ctx| {
                     let target = SwitchOptions::new(codeswitch::parse_language(&target)?);
                     let prompts = read_prompts(&prompts)?;
-                    let (device, _) = device::select(DeviceChoice::Auto)?;
+                    let (device, _) = device::select(choice)?;
                     let loaded = LoadedModel::open(&model, &device)?;
                     let answers = respond(
                         &loaded.model,

@@ -201,6 +201,10 @@ impl eframe::App for App {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let started = std::time::Instant::now();
+        let device = self.model.choice;
+        self.start.device = device;
+        self.evaluate.device = device;
+        self.playground.device = device;
         egui::Panel::left("pages")
             .resizable(false)
             .default_size(170.0)

@@ -12,18 +12,23 @@ pub struct ModelPanel {
     dir: String,
     info: Option<Result<ModelInfo, String>>,
     device: Option<Result<DeviceInfo, String>>,
-    choice: DeviceChoice,
+    /// The device Start, Evaluate and Playground run on (Train has its own choice).
+    pub choice: DeviceChoice,
 }
 
 impl ModelPanel {
     /// Records the fields worth keeping between sessions.
     pub fn remember(&self, s: &mut settings::Settings) {
         settings::keep(s, "model.dir", &self.dir);
+        settings::keep(s, "model.device", &self.choice.to_string());
     }
 
     /// Puts back what [`Self::remember`] recorded.
     pub fn restore(&mut self, s: &settings::Settings) {
         settings::recall(s, "model.dir", &mut self.dir);
+        if let Some(choice) = s.get("model.device").and_then(|d| d.parse().ok()) {
+            self.choice = choice;
+        }
     }
 
     /// Describes the checkpoint in `dir` from its files.
@@ -47,6 +52,14 @@ impl ModelPanel {
                 self.info = Some(
                     describe(std::path::Path::new(self.dir.trim())).map_err(|e| e.to_string()),
                 );
+            }
+            let world = std::path::Path::new("world/runs/base/final");
+            if ui
+                .button("The world's base model")
+                .on_hover_text("world/runs/base/final, trained from the Start page")
+                .clicked()
+            {
+                self.open(world);
             }
         });
         match &self.info {
@@ -91,6 +104,13 @@ impl ModelPanel {
         }
         ui.separator();
         ui.heading("Device");
+        ui.label(
+            egui::RichText::new(
+                "Start, Evaluate and Playground run on this choice; Train has its own. Auto takes \
+                 a GPU when wgpu finds one and falls back to the CPU.",
+            )
+            .weak(),
+        );
         ui.horizontal(|ui| {
             for choice in [DeviceChoice::Auto, DeviceChoice::Wgpu, DeviceChoice::Cpu] {
                 ui.selectable_value(&mut self.choice, choice, choice.to_string());

@@ -26,6 +26,8 @@ struct Side {
 }
 
 pub struct PlaygroundPanel {
+    /// The device its jobs run on (the Model page's choice).
+    pub device: DeviceChoice,
     sides: [Side; 2],
     prompt: String,
     chat: bool,
@@ -38,6 +40,7 @@ pub struct PlaygroundPanel {
 impl Default for PlaygroundPanel {
     fn default() -> Self {
         Self {
+            device: DeviceChoice::Auto,
             sides: [
                 Side {
                     model: "world/runs/base/final".into(),
@@ -108,9 +111,10 @@ impl PlaygroundPanel {
             ..SamplingConfig::default()
         };
         self.sides[i].result = None;
+        let choice = self.device;
         self.sides[i].job = Some(Running::start("generate", ctx, move |ctx| {
             sampling.validate()?;
-            let (device, _) = device::select(DeviceChoice::Auto)?;
+            let (device, _) = device::select(choice)?;
             let loaded = LoadedModel::open(&dir, &device)?;
             let tokenizer = loaded.require_tokenizer()?;
             let ids = tokenizer.encode_with_bos(&prompt)?;

@@ -29,6 +29,8 @@ pub struct OpenRun {
 }
 
 pub struct StartPanel {
+    /// The device its jobs run on (the Model page's choice).
+    pub device: DeviceChoice,
     seed: u64,
     people: usize,
     dir: String,
@@ -47,6 +49,7 @@ pub struct StartPanel {
 impl Default for StartPanel {
     fn default() -> Self {
         Self {
+            device: DeviceChoice::Auto,
             seed: 0,
             people: 120,
             dir: "world".into(),
@@ -183,10 +186,11 @@ impl StartPanel {
                 )
                 .clicked()
             {
+                let choice = self.device;
                 self.training = Some(Running {
                     job: Job::spawn("train", Some(waker(ui.ctx())), move |ctx| {
                         let config = RunConfig::from_toml_file(&recipe)?;
-                        let (device, _) = device::select(DeviceChoice::Auto)?;
+                        let (device, _) = device::select(choice)?;
                         let resume = config.output.join("checkpoints").is_dir();
                         train(&config, &device, resume, ctx)
                     }),
@@ -230,10 +234,11 @@ impl StartPanel {
                 .clicked()
             {
                 let data = self.root();
+                let choice = self.device;
                 self.evaluating = Some(Running {
                     job: Job::spawn("mcq", Some(waker(ui.ctx())), move |ctx| {
                         let set = mcq::read(Format::World, &data, Some("en"))?;
-                        let (device, _) = device::select(DeviceChoice::Auto)?;
+                        let (device, _) = device::select(choice)?;
                         let loaded = LoadedModel::open(&model, &device)?;
                         mcq::evaluate(
                             &loaded.model,
@@ -336,9 +341,10 @@ impl StartPanel {
             }
         });
         if let Some(recipe) = run_recipe {
+            let choice = self.device;
             self.training = Some(Running::start("train", ui.ctx(), move |ctx| {
                 let config = RunConfig::from_toml_file(&recipe)?;
-                let (device, info) = device::select(DeviceChoice::Auto)?;
+                let (device, info) = device::select(choice)?;
                 ctx.message(format!("{}: {}", recipe.display(), info.summary()));
                 let resume = config.output.join("checkpoints").is_dir();
                 train(&config, &device, resume, ctx)
