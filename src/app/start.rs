@@ -329,10 +329,7 @@ impl StartPanel {
                         .iter()
                         .any(|s| s.kind == StageKind::BaseModel && s.done),
                     StageKind::InstructionTuning => stages.iter().any(|s| {
-                        s.kind == StageKind::Pretrain
-                            && s.done
-                            && s.title.replace("further pretraining", "")
-                                == stage.title.replace("instruction tuning", "")
+                        s.kind == StageKind::Pretrain && s.done && s.language == stage.language
                     }),
                 };
                 if stage_card(ui, stage, ready && !busy) {

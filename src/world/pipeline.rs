@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::train::{RunDir, read_metrics};
+use crate::train::{RunDir, StepMetrics};
 
 /// The kinds of stage, in the study's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,6 +35,8 @@ pub struct Stage {
     pub recipe: Option<PathBuf>,
     /// The run directory (training stages).
     pub run: Option<PathBuf>,
+    /// The language a transfer stage is for (`zh` for `pretrain-zh`).
+    pub language: Option<String>,
 }
 
 /// A run directory's state from its `metrics.jsonl` and `final/`.
@@ -52,14 +54,37 @@ pub struct RunSummary {
     pub modified: Option<SystemTime>,
 }
 
-/// Summarises one run directory; `None` when it holds no metrics.
+/// The most of a `metrics.jsonl` read for a summary: its last lines, however long the run.
+const TAIL_BYTES: u64 = 64 * 1024;
+
+/// The whole records among the last [`TAIL_BYTES`] of a metrics file, in order.
+fn last_steps(path: &Path) -> Option<Vec<StepMetrics>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let start = len.saturating_sub(TAIL_BYTES);
+    file.seek(SeekFrom::Start(start)).ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    let text = String::from_utf8_lossy(&tail);
+    // A tail that starts mid-file starts mid-line: that piece is not a record.
+    let skip = usize::from(start > 0);
+    Some(
+        text.lines()
+            .skip(skip)
+            .filter_map(|l| serde_json::from_str::<StepMetrics>(l).ok())
+            .collect(),
+    )
+}
+
+/// Summarises one run directory from the end of its metrics; `None` when it holds none.
 pub fn run_summary(dir: &Path) -> Option<RunSummary> {
     let run = RunDir::new(dir);
     let metrics = run.metrics();
     let modified = std::fs::metadata(&metrics)
         .and_then(|m| m.modified())
         .ok()?;
-    let steps = read_metrics(&metrics).ok()?;
+    let steps = last_steps(&metrics)?;
     let last = steps.last();
     Some(RunSummary {
         dir: dir.to_path_buf(),
@@ -103,7 +128,13 @@ fn run_detail(run: Option<&RunSummary>) -> String {
     }
 }
 
-fn training_stage(root: &Path, kind: StageKind, title: String, recipe: PathBuf) -> Stage {
+fn training_stage(
+    root: &Path,
+    kind: StageKind,
+    title: String,
+    recipe: PathBuf,
+    language: Option<String>,
+) -> Stage {
     let name = recipe
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
@@ -117,6 +148,7 @@ fn training_stage(root: &Path, kind: StageKind, title: String, recipe: PathBuf) 
         detail: run_detail(summary.as_ref()),
         recipe: Some(recipe),
         run: Some(run),
+        language,
     }
 }
 
@@ -167,12 +199,14 @@ pub fn stages(root: &Path) -> Vec<Stage> {
         },
         recipe: None,
         run: None,
+        language: None,
     }];
     stages.push(training_stage(
         root,
         StageKind::BaseModel,
         "the English base model".into(),
         root.join("recipes/base.toml"),
+        None,
     ));
     let extended = root.join("tokenizer-extended/tokenizer.json");
     let vocab = std::fs::read(&extended)
@@ -189,6 +223,7 @@ pub fn stages(root: &Path) -> Vec<Stage> {
         },
         recipe: None,
         run: None,
+        language: None,
     });
     for (code, recipe) in recipes(root, "pretrain-") {
         stages.push(training_stage(
@@ -196,6 +231,7 @@ pub fn stages(root: &Path) -> Vec<Stage> {
             StageKind::Pretrain,
             format!("further pretraining ({code})"),
             recipe,
+            Some(code),
         ));
     }
     for (code, recipe) in recipes(root, "sft-") {
@@ -204,6 +240,7 @@ pub fn stages(root: &Path) -> Vec<Stage> {
             StageKind::InstructionTuning,
             format!("instruction tuning ({code})"),
             recipe,
+            Some(code),
         ));
     }
     stages
@@ -244,5 +281,23 @@ mod tests {
         assert_eq!(recent[0].last_eval_loss, Some(4.7));
         assert!(!recent[0].finished);
         assert!(stages(dir.path())[1].detail.starts_with("2 steps"));
+        // A long run: only the end of its metrics is read, and it is read right.
+        let mut long = String::new();
+        for step in 1..=3000u64 {
+            let eval = if step % 100 == 0 {
+                format!(",\"eval_loss\":{}", step as f64 / 1000.0)
+            } else {
+                String::new()
+            };
+            long.push_str(&format!(
+                "{{\"step\":{step},\"tokens\":{},\"loss\":2.5,\"lr\":0.1,\"grad_norm\":1.0,\"tokens_per_s\":9.0,\"eta_s\":0.0{eval}}}\n",
+                step * 64
+            ));
+        }
+        assert!(long.len() as u64 > 2 * TAIL_BYTES);
+        std::fs::write(run.join("metrics.jsonl"), long).unwrap();
+        let summary = run_summary(&run).unwrap();
+        assert_eq!((summary.steps, summary.tokens), (3000, 192_000));
+        assert_eq!(summary.last_eval_loss, Some(3.0));
     }
 }
