@@ -5,6 +5,12 @@ mod cli;
 
 use clap::Parser;
 
+/// Training allocates the same large tensors every step; mimalloc reuses their pages where the
+/// system allocator returns them to the OS and faults in fresh zeroed ones (a fifth of a CPU
+/// training step on Linux).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     let Some(command) = args.command else {

@@ -11,7 +11,6 @@ use super::stats::{Interval, RESAMPLES, bootstrap};
 use crate::error::{Error, Result};
 use crate::jobs::JobContext;
 use crate::model::generate::ids_tensor;
-use crate::model::llama::token_nll;
 use crate::model::{ForwardOptions, IGNORE_INDEX, Llama, TextTokenizer};
 
 /// Perplexity of a model on a text.
@@ -177,14 +176,14 @@ pub fn perplexity(
             labels.push(label);
         }
         let padded = batch.iter().any(|(ids, _, _)| ids.len() < t);
-        let logits = model.forward(
+        let (nll, count) = model.token_nll(
             ids_tensor(&rows, &device),
             ForwardOptions {
                 attention_mask: padded.then_some(mask.as_slice()),
                 cache: None,
             },
+            &labels,
         );
-        let (nll, count) = token_nll(logits, &labels);
         let values = nll
             .into_data()
             .try_into_vec::<f32>()

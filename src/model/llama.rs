@@ -17,6 +17,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 
 use super::cache::KvCache;
 use super::config::LlamaConfig;
+use super::cross_entropy::cross_entropy;
 use super::rope::{Rope, apply_rotary};
 
 /// Label value that the loss ignores, as in PyTorch's `CrossEntropyLoss`.
@@ -347,15 +348,26 @@ impl Llama {
 /// Returns the loss and the number of predicted tokens.
 pub fn causal_lm_loss(logits: Tensor<3>, labels: &[Vec<i64>]) -> (Tensor<1>, usize) {
     let (nll, count) = token_nll(logits, labels);
-    (nll.sum().div_scalar(count.max(1) as f32), count)
+    (mean_over(nll, count), count)
 }
 
 /// Negative log-likelihood of every shifted label, zero where ignored: `(batch * (seq_len - 1))`,
 /// and the number of labels that count.
 pub fn token_nll(logits: Tensor<3>, labels: &[Vec<i64>]) -> (Tensor<1>, usize) {
-    let device = logits.device();
     let [b, t, v] = logits.dims();
-    let n = b * (t - 1);
+    let logits = logits.slice(s![.., 0..t - 1, ..]).reshape([b * (t - 1), v]);
+    shifted_nll(logits, labels, t)
+}
+
+fn mean_over(nll: Tensor<1>, count: usize) -> Tensor<1> {
+    nll.sum().div_scalar(count.max(1) as f32)
+}
+
+/// `logits` `(batch * (t - 1), vocab)` predict `labels[row][1..t]`: their negative
+/// log-likelihoods, zero where the label is ignored, and how many count.
+fn shifted_nll(logits: Tensor<2>, labels: &[Vec<i64>], t: usize) -> (Tensor<1>, usize) {
+    let device = logits.device();
+    let n = logits.dims()[0];
     let mut targets = Vec::with_capacity(n);
     let mut weights = Vec::with_capacity(n);
     for row in labels {
@@ -366,10 +378,39 @@ pub fn token_nll(logits: Tensor<3>, labels: &[Vec<i64>]) -> (Tensor<1>, usize) {
         }
     }
     let count = weights.iter().filter(|&&w| w > 0.0).count();
-    let logits = logits.slice(s![.., 0..t - 1, ..]).reshape([n, v]);
-    let log_probs = log_softmax(logits, 1);
-    let targets = Tensor::<2, Int>::from_data(TensorData::new(targets, [n, 1]), &device);
-    let picked = log_probs.gather(1, targets).reshape([n]);
+    let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), &device);
     let weights = Tensor::<1>::from_data(TensorData::new(weights, [n]), &device);
-    (picked.neg() * weights, count)
+    (cross_entropy(logits, targets) * weights, count)
+}
+
+impl Llama {
+    /// [`token_nll`] of the model's own logits, with the LM head run only on the positions that
+    /// predict a label, as one matrix product over all rows.
+    pub fn token_nll(
+        &self,
+        input_ids: Tensor<2, Int>,
+        options: ForwardOptions,
+        labels: &[Vec<i64>],
+    ) -> (Tensor<1>, usize) {
+        let hidden = self.hidden_states(input_ids, options);
+        let [b, t, h] = hidden.dims();
+        let rows = hidden
+            .slice(s![.., 0..t - 1, ..])
+            .reshape([1, b * (t - 1), h]);
+        let logits = self
+            .lm_head_forward(rows)
+            .reshape([b * (t - 1), self.config.vocab_size]);
+        shifted_nll(logits, labels, t)
+    }
+
+    /// [`causal_lm_loss`] of the model's own logits (see [`Llama::token_nll`]).
+    pub fn causal_lm_loss(
+        &self,
+        input_ids: Tensor<2, Int>,
+        options: ForwardOptions,
+        labels: &[Vec<i64>],
+    ) -> (Tensor<1>, usize) {
+        let (nll, count) = self.token_nll(input_ids, options, labels);
+        (mean_over(nll, count), count)
+    }
 }

@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod checkpoint;
 pub mod config;
+pub mod cross_entropy;
 pub mod generate;
 pub mod llama;
 pub mod loaded;

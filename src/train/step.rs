@@ -5,7 +5,7 @@ use burn::prelude::*;
 
 use super::params::NamedParam;
 use crate::model::generate::ids_tensor;
-use crate::model::{ForwardOptions, Llama, causal_lm_loss};
+use crate::model::{ForwardOptions, Llama};
 
 /// Token ids, labels (`-100` where the loss ignores a position) and the padding mask of a
 /// right-padded batch, all `(batch, seq_len)`.
@@ -38,14 +38,16 @@ impl Batch {
 /// The mean loss of `batch` (as a tensor, still attached to the graph when `model` trains).
 pub fn batch_loss(model: &Llama, batch: &Batch) -> Tensor<1> {
     let device = model.device();
-    let logits = model.forward(
-        ids_tensor(&batch.input_ids, &device),
-        ForwardOptions {
-            attention_mask: batch.attention_mask.as_deref(),
-            cache: None,
-        },
-    );
-    causal_lm_loss(logits, &batch.labels).0
+    model
+        .causal_lm_loss(
+            ids_tensor(&batch.input_ids, &device),
+            ForwardOptions {
+                attention_mask: batch.attention_mask.as_deref(),
+                cache: None,
+            },
+            &batch.labels,
+        )
+        .0
 }
 
 /// Forward and backward: the loss value and the gradients of the `trainable` parameters, with

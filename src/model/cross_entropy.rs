@@ -1,0 +1,451 @@
+//! Cross-entropy of logits against target ids as one differentiable operation.
+//!
+//! Written as `log_softmax` then `gather`, the loss makes several full passes over the
+//! `(tokens, vocab)` logits each way, and each pass is as large as the LM head's output: at a
+//! 32,000-token vocabulary that is most of a small model's training step on the CPU. Here the
+//! forward pass reads each row once (running maximum and sum of exponentials, then the target's
+//! logit) and the backward pass writes `softmax(row) - one_hot(target)` scaled by the row's
+//! gradient in one more pass, as PyTorch's fused `cross_entropy` kernels do.
+//!
+//! The CPU backend has its own kernel ([`rows`]); GPU backends compose Burn's tensor operations,
+//! which their fusion compiles into few kernels. Autodiff records the operation with its own
+//! backward step.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::tensor::{FloatTensor, IntTensor};
+use burn::backend::{Autodiff, AutodiffBackend, Backend, backend_extension};
+use burn::prelude::*;
+use burn::tensor::IndexingUpdateOp;
+
+/// Backends that compute the cross-entropy of `(rows, vocab)` logits against `(rows)` targets.
+#[backend_extension(Flex, Cube, Autodiff)]
+pub trait CrossEntropyBackend: Backend {
+    /// `logsumexp(logits[r]) - logits[r, targets[r]]` for every row `r`: `(rows)`.
+    fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        let [n, _] = dims2::<Self>(&logits);
+        let lse = log_sum_exp::<Self>(logits.clone());
+        let targets = Self::int_reshape(targets, [n, 1].into());
+        let picked = Self::float_gather(1, logits, targets);
+        Self::float_reshape(Self::float_sub(lse, picked), [n].into())
+    }
+
+    /// The gradient of the logits given the gradient of each row's loss `grad` `(rows)`:
+    /// `(softmax(logits[r]) - one_hot(targets[r])) * grad[r]`.
+    fn cross_entropy_backward(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let [n, _] = dims2::<Self>(&logits);
+        let lse = log_sum_exp::<Self>(logits.clone());
+        let softmax = Self::float_exp(Self::float_sub(logits, lse));
+        let grad = Self::float_reshape(grad, [n, 1].into());
+        let scaled = Self::float_mul(softmax, grad.clone());
+        let targets = Self::int_reshape(targets, [n, 1].into());
+        Self::float_scatter(
+            1,
+            scaled,
+            targets,
+            Self::float_neg(grad),
+            IndexingUpdateOp::Add,
+        )
+    }
+}
+
+fn dims2<B: Backend>(t: &FloatTensor<B>) -> [usize; 2] {
+    use burn::backend::TensorMetadata;
+    let shape = t.shape();
+    assert_eq!(
+        shape.num_dims(),
+        2,
+        "cross-entropy takes (rows, vocab) logits"
+    );
+    [shape[0], shape[1]]
+}
+
+/// `(rows, 1)`: the log of each row's sum of exponentials, shifted by the row maximum.
+fn log_sum_exp<B: Backend>(logits: FloatTensor<B>) -> FloatTensor<B> {
+    let max = B::float_max_dim(logits.clone(), 1);
+    let shifted = B::float_sub(logits, max.clone());
+    let sum = B::float_sum_dim(B::float_exp(shifted), 1);
+    B::float_add(B::float_log(sum), max)
+}
+
+impl CrossEntropyBackend for burn::backend::Cube {}
+
+impl CrossEntropyBackend for burn::backend::Flex {
+    fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        flex::forward(logits, targets)
+    }
+
+    fn cross_entropy_backward(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        flex::backward(logits, targets, grad)
+    }
+}
+
+impl<B: CrossEntropyBackend, C: CheckpointStrategy> CrossEntropyBackend for Autodiff<B, C> {
+    fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct CrossEntropy;
+
+        impl<B: CrossEntropyBackend> Backward<B, 1> for CrossEntropy {
+            type State = (FloatTensor<B>, IntTensor<B>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 1>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let (logits, targets) = ops.state;
+                unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+                    B::cross_entropy_backward(logits, targets, grad)
+                });
+            }
+        }
+
+        let (primitive, node) = logits.into_parts();
+        match CrossEntropy.prepare::<C>([node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = B::cross_entropy(primitive.clone(), targets.clone());
+                prep.finish((primitive, targets), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::cross_entropy(primitive, targets)),
+        }
+    }
+
+    fn cross_entropy_backward(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        // A gradient is not differentiated again: computed on the inner backend, untracked.
+        let out = B::cross_entropy_backward(Self::inner(logits), targets, Self::inner(grad));
+        Self::from_inner(out)
+    }
+}
+
+/// Per-row negative log-likelihood of `targets` under `logits` `(rows, vocab)`: `(rows)`,
+/// differentiable with respect to the logits.
+pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    use burn::backend::Dispatch;
+    let out = <Dispatch as CrossEntropyBackend>::cross_entropy(
+        logits.into_dispatch(),
+        targets.into_dispatch(),
+    );
+    Tensor::from_dispatch(out)
+}
+
+/// The CPU kernels: rows in parallel, each row read while it sits in cache.
+mod flex {
+    use burn::backend::flex::FlexTensor;
+    use burn::backend::tensor::{FloatTensor, IntTensor};
+    use burn::backend::{DType, Flex};
+    use burn::prelude::Shape;
+
+    /// Rows handed to one task: enough work to amortise scheduling, small enough to balance.
+    const ROWS_PER_TASK: usize = 8;
+
+    fn contiguous_f32(t: &FlexTensor) -> FlexTensor {
+        assert_eq!(
+            t.dtype(),
+            DType::F32,
+            "cross-entropy kernels take f32 logits"
+        );
+        if t.is_contiguous() && t.layout().start_offset() == 0 {
+            t.clone()
+        } else {
+            t.to_contiguous()
+        }
+    }
+
+    fn targets_i64(t: &FlexTensor) -> Vec<i64> {
+        let t = if t.is_contiguous() {
+            t.clone()
+        } else {
+            t.to_contiguous()
+        };
+        let start = t.layout().start_offset();
+        let n = t.layout().num_elements();
+        match t.dtype() {
+            DType::I64 => t.storage::<i64>()[start..start + n].to_vec(),
+            DType::I32 => t.storage::<i32>()[start..start + n]
+                .iter()
+                .map(|&x| x as i64)
+                .collect(),
+            other => panic!("cross-entropy targets must be integers, got {other:?}"),
+        }
+    }
+
+    fn f32_values(t: &FlexTensor) -> Vec<f32> {
+        let t = contiguous_f32(t);
+        let n = t.layout().num_elements();
+        t.storage::<f32>()[..n].to_vec()
+    }
+
+    pub fn forward(logits: FloatTensor<Flex>, targets: IntTensor<Flex>) -> FloatTensor<Flex> {
+        let logits = contiguous_f32(&logits);
+        let shape = logits.layout().shape().clone();
+        let (n, v) = (shape[0], shape[1]);
+        let targets = targets_i64(&targets);
+        assert_eq!(targets.len(), n, "one target per row");
+        let data = &logits.storage::<f32>()[..n * v];
+        let mut out = FlexTensor::empty(Shape::new([n]), DType::F32);
+        for_each_chunk(out.storage_mut::<f32>(), ROWS_PER_TASK, |chunk, out| {
+            for (i, slot) in out.iter_mut().enumerate() {
+                let r = chunk * ROWS_PER_TASK + i;
+                let row = &data[r * v..(r + 1) * v];
+                let target = target_index(targets[r], v);
+                *slot = super::rows::log_sum_exp(row) - row[target];
+            }
+        });
+        out
+    }
+
+    pub fn backward(
+        logits: FloatTensor<Flex>,
+        targets: IntTensor<Flex>,
+        grad: FloatTensor<Flex>,
+    ) -> FloatTensor<Flex> {
+        let logits = contiguous_f32(&logits);
+        let shape = logits.layout().shape().clone();
+        let (n, v) = (shape[0], shape[1]);
+        let targets = targets_i64(&targets);
+        let grad = f32_values(&grad);
+        assert_eq!(grad.len(), n, "one gradient per row");
+        let data = &logits.storage::<f32>()[..n * v];
+        let mut out = FlexTensor::empty(shape, DType::F32);
+        for_each_chunk(out.storage_mut::<f32>(), ROWS_PER_TASK * v, |chunk, out| {
+            for (i, out) in out.chunks_mut(v).enumerate() {
+                let r = chunk * ROWS_PER_TASK + i;
+                let row = &data[r * v..(r + 1) * v];
+                super::rows::softmax_into(row, out, grad[r]);
+                out[target_index(targets[r], v)] -= grad[r];
+            }
+        });
+        out
+    }
+
+    /// `f(index, chunk)` for each `size`-long chunk of `out`, on every core where there are threads.
+    fn for_each_chunk(out: &mut [f32], size: usize, f: impl Fn(usize, &mut [f32]) + Send + Sync) {
+        #[cfg(feature = "native")]
+        {
+            use rayon::prelude::*;
+            out.par_chunks_mut(size)
+                .enumerate()
+                .for_each(|(i, c)| f(i, c));
+        }
+        #[cfg(not(feature = "native"))]
+        out.chunks_mut(size).enumerate().for_each(|(i, c)| f(i, c));
+    }
+
+    fn target_index(target: i64, vocab: usize) -> usize {
+        assert!(
+            (0..vocab as i64).contains(&target),
+            "target id {target} outside the vocabulary of {vocab}"
+        );
+        target as usize
+    }
+}
+
+/// Row arithmetic shared by the CPU kernels, written so that the compiler vectorises it and
+/// compiled for the widest vector instructions the CPU has.
+pub mod rows {
+    use multiversion::multiversion;
+
+    /// Lanes the loops are written for: one AVX-512 register, two AVX2 or four NEON ones.
+    const LANES: usize = 16;
+
+    /// `log(sum(exp(row)))`, shifted by the row maximum.
+    #[multiversion(targets("x86_64+avx512f+avx512bw", "x86_64+avx2+fma", "aarch64+neon"))]
+    pub fn log_sum_exp(row: &[f32]) -> f32 {
+        let max = max(row);
+        if max == f32::NEG_INFINITY {
+            return f32::NEG_INFINITY;
+        }
+        let (chunks, tail) = row.as_chunks::<LANES>();
+        let mut acc = [0f32; LANES];
+        for chunk in chunks {
+            for (a, &x) in acc.iter_mut().zip(chunk) {
+                *a += exp(x - max);
+            }
+        }
+        let sum = acc.iter().sum::<f32>() + tail.iter().map(|&x| exp(x - max)).sum::<f32>();
+        max + sum.ln()
+    }
+
+    /// `out = softmax(row) * scale`.
+    #[multiversion(targets("x86_64+avx512f+avx512bw", "x86_64+avx2+fma", "aarch64+neon"))]
+    pub fn softmax_into(row: &[f32], out: &mut [f32], scale: f32) {
+        let max = max(row);
+        let (row_chunks, row_tail) = row.as_chunks::<LANES>();
+        let (out_chunks, out_tail) = out.as_chunks_mut::<LANES>();
+        let mut acc = [0f32; LANES];
+        for (o, r) in out_chunks.iter_mut().zip(row_chunks) {
+            for ((o, a), &x) in o.iter_mut().zip(acc.iter_mut()).zip(r) {
+                *o = exp(x - max);
+                *a += *o;
+            }
+        }
+        let mut sum = acc.iter().sum::<f32>();
+        for (o, &x) in out_tail.iter_mut().zip(row_tail) {
+            *o = exp(x - max);
+            sum += *o;
+        }
+        let factor = scale / sum;
+        for o in out.iter_mut() {
+            *o *= factor;
+        }
+    }
+
+    #[inline(always)]
+    fn max(row: &[f32]) -> f32 {
+        // `if a > b` rather than `f32::max`, whose NaN rule keeps the loop scalar.
+        let larger = |a: f32, b: f32| if a > b { a } else { b };
+        let (chunks, tail) = row.as_chunks::<LANES>();
+        let mut acc = [f32::NEG_INFINITY; LANES];
+        for chunk in chunks {
+            for (a, &x) in acc.iter_mut().zip(chunk) {
+                *a = larger(*a, x);
+            }
+        }
+        let tail = tail.iter().copied().fold(f32::NEG_INFINITY, larger);
+        acc.iter().copied().fold(tail, larger)
+    }
+
+    /// `e^x` for `x <= 0` to within a few units in the last place, branch-free so that loops
+    /// over it vectorise: `x = k ln 2 + r` with `|r| <= ln 2 / 2`, a degree-6 polynomial for
+    /// `e^r` and `2^k` put into the exponent bits. Below -87.3 the result is the smallest normal
+    /// float's neighbourhood, about 1e-38.
+    #[inline(always)]
+    pub fn exp(x: f32) -> f32 {
+        const LOG2E: f32 = std::f32::consts::LOG2_E;
+        // ln 2 split in a part exact in f32 and the rest (Cody-Waite).
+        const LN2_HI: f32 = 0.693_359_4;
+        const LN2_LO: f32 = -2.121_944_4e-4;
+        // Adding 1.5 * 2^23 rounds to an integer, which then sits in the low mantissa bits.
+        const ROUND: f32 = 12_582_912.0;
+        let x = x.max(-87.336_55);
+        let shifted = x * LOG2E + ROUND;
+        let k = shifted - ROUND;
+        let k_int = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
+        let r = (x - k * LN2_HI) - k * LN2_LO;
+        // Taylor coefficients of e^r to degree 6 (|r| <= 0.347: error below 1.2e-7).
+        let p = 1.0 / 720.0;
+        let p = p * r + 1.0 / 120.0;
+        let p = p * r + 1.0 / 24.0;
+        let p = p * r + 1.0 / 6.0;
+        let p = p * r + 0.5;
+        let p = p * r + 1.0;
+        let p = p * r + 1.0;
+        p * f32::from_bits((k_int.wrapping_add(127) as u32) << 23)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cross_entropy, rows};
+    use burn::prelude::*;
+    use burn::tensor::activation::log_softmax;
+
+    /// Logits with a spread like a trained head's: large and small, positive and negative, and
+    /// a vocabulary that is not a multiple of the vector width.
+    fn logits_and_targets(n: usize, v: usize) -> (Vec<f32>, Vec<i64>) {
+        let logits = (0..n * v)
+            .map(|i| (((i * 7_919) % 1_013) as f32 / 1_013.0 - 0.5) * 24.0)
+            .collect();
+        let targets = (0..n).map(|r| ((r * 104_729) % v) as i64).collect();
+        (logits, targets)
+    }
+
+    fn value_and_grad(
+        device: &Device,
+        fused: bool,
+        logits: &[f32],
+        targets: &[i64],
+        weights: &[f32],
+        v: usize,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let n = targets.len();
+        let x =
+            Tensor::<2>::from_data(TensorData::new(logits.to_vec(), [n, v]), device).require_grad();
+        let t = Tensor::<1, Int>::from_data(TensorData::new(targets.to_vec(), [n]), device);
+        let w = Tensor::<1>::from_data(TensorData::new(weights.to_vec(), [n]), device);
+        let nll = if fused {
+            cross_entropy(x.clone(), t)
+        } else {
+            log_softmax(x.clone(), 1)
+                .gather(1, t.reshape([n, 1]))
+                .reshape([n])
+                .neg()
+        };
+        let loss = (nll.clone() * w).sum();
+        let grads = loss.backward();
+        let grad = x.grad(&grads).expect("the logits have a gradient");
+        let values = nll.inner().into_data().try_to_vec::<f32>().unwrap();
+        (values, grad.into_data().try_to_vec::<f32>().unwrap())
+    }
+
+    #[test]
+    fn the_fused_loss_and_gradient_equal_log_softmax_then_gather_on_the_cpu() {
+        let (device, _) = crate::device::select(crate::device::DeviceChoice::Cpu).unwrap();
+        let device = device.autodiff();
+        let (n, v) = (37, 1_003);
+        let (logits, targets) = logits_and_targets(n, v);
+        // Some rows ignored (weight 0), others counted twice: the row gradients differ.
+        let weights: Vec<f32> = (0..n).map(|r| [1.0, 0.0, 2.0][r % 3]).collect();
+        let (want, want_grad) = value_and_grad(&device, false, &logits, &targets, &weights, v);
+        let (got, got_grad) = value_and_grad(&device, true, &logits, &targets, &weights, v);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-5 * w.abs().max(1.0), "loss {g} vs {w}");
+        }
+        for (g, w) in got_grad.iter().zip(&want_grad) {
+            assert!((g - w).abs() < 1e-6, "gradient {g} vs {w}");
+        }
+        let ignored_row = &got_grad[v..2 * v];
+        assert!(ignored_row.iter().all(|&g| g == 0.0));
+    }
+
+    #[test]
+    fn exp_matches_the_standard_library_over_the_range_softmax_uses() {
+        let mut worst = 0f32;
+        let mut x = -87.0f32;
+        while x <= 0.0 {
+            let want = x.exp();
+            let got = rows::exp(x);
+            let rel = ((got - want) / want).abs();
+            worst = worst.max(rel);
+            x += 0.001_37;
+        }
+        assert!(worst < 5e-7, "relative error {worst}");
+        assert_eq!(rows::exp(-200.0), rows::exp(-87.336_55));
+        assert!(rows::exp(-200.0) < 1e-37);
+    }
+
+    #[test]
+    fn log_sum_exp_and_softmax_agree_with_the_definitions() {
+        let row: Vec<f32> = (0..1003)
+            .map(|i| ((i * 37) % 101) as f32 * 0.173 - 9.0)
+            .collect();
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let sum: f64 = row.iter().map(|&x| (x as f64 - max).exp()).sum();
+        let lse = max + sum.ln();
+        assert!((rows::log_sum_exp(&row) as f64 - lse).abs() < 1e-5);
+        let mut out = vec![0f32; row.len()];
+        rows::softmax_into(&row, &mut out, 2.0);
+        for (o, &x) in out.iter().zip(&row) {
+            let want = 2.0 * (x as f64 - lse).exp();
+            assert!(
+                (*o as f64 - want).abs() < 1e-6 * want.max(1e-3),
+                "{o} vs {want}"
+            );
+        }
+    }
+}
