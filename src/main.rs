@@ -14,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// `mi_option_purge_delay` in `mimalloc.h`: how long freed pages stay before going back to the OS.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Freed pages stay 10 s rather than mimalloc's 10 ms: a training step frees and reallocates
+/// Freed pages stay 10 s rather than mimalloc's 1 s: a training step frees and reallocates
 /// the same buffers well within that, and an idle app still returns them.
 fn keep_freed_pages() {
     // SAFETY: sets a plain integer option; mimalloc reads it on each purge.
