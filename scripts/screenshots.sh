@@ -35,16 +35,17 @@ page() { click 40 "$1" 1; }   # the page list on the left
 
 shot model
 page 86; click 248 113 8; shot start                 # Start: generate the world
-page 155; click 207 139 4; click 220 556 20; shot vocabulary
-page 178; shot train-form                             # Train: the base recipe's settings
+page 109; shot study                                  # Study: the shipped RQ1 and its grid
+page 178; click 207 139 4; click 220 556 20; shot vocabulary
+page 201; shot train-form                             # Train: the base recipe's settings
 click 383 107 15; shot train-running                  # Start: live curves
 click 530 107 5; shot train-stopped                   # Stop: a checkpoint is saved
 page 86; shot start-runs                              # Start: the pipeline and the run
-page 224; click 212 139 4; shot playground           # Playground: the model given with --model
-page 132; shot microscope
+page 247; click 212 139 4; shot playground           # Playground: the model given with --model
+page 155; shot microscope
 # The app must still be running: no page panicked on the way.
 kill -0 "$app" 2>/dev/null || { echo "the app exited early:" >&2; cat "$out/app.log" >&2; exit 1; }
-for name in model start vocabulary train-form train-running train-stopped start-runs playground microscope; do
+for name in model start study vocabulary train-form train-running train-stopped start-runs playground microscope; do
   [ -s "$out/$name.png" ] || { echo "no screenshot $name.png" >&2; exit 1; }
 done
 echo "screenshots in $out"; cat "$out/frame-times.json"; echo

@@ -34,6 +34,12 @@ pub enum Error {
     /// A compute device that could not be set up.
     #[error("device: {0}")]
     Device(String),
+    /// A value that could not be written out (JSON, TOML).
+    #[error("cannot write the data: {0}")]
+    Serialize(String),
+    /// A figure that could not be drawn.
+    #[error("cannot draw a figure: {0}")]
+    Figure(String),
     /// The job was cancelled before it finished.
     #[error("cancelled")]
     Cancelled,

@@ -16,6 +16,8 @@ pub mod model;
 pub mod rng;
 #[cfg(feature = "native")]
 pub mod serve;
+#[cfg(feature = "native")]
+pub mod study;
 pub mod train;
 pub mod vocab;
 pub mod world;

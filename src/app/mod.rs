@@ -11,6 +11,7 @@ mod rate;
 mod running;
 mod settings;
 mod start;
+mod study;
 #[cfg(test)]
 mod testing;
 mod train;
@@ -67,6 +68,7 @@ pub fn run(options: AppOptions) -> anyhow::Result<()> {
 enum Page {
     #[default]
     Start,
+    Study,
     Model,
     Microscope,
     Vocabulary,
@@ -77,8 +79,9 @@ enum Page {
 }
 
 impl Page {
-    const ALL: [(Page, &'static str); 8] = [
+    const ALL: [(Page, &'static str); 9] = [
         (Page::Start, "Start"),
+        (Page::Study, "Study"),
         (Page::Model, "Model"),
         (Page::Microscope, "Token microscope"),
         (Page::Vocabulary, "Vocabulary"),
@@ -131,6 +134,7 @@ impl FrameTimes {
 struct App {
     page: Page,
     start: start::StartPanel,
+    study: study::StudyPanel,
     model: model::ModelPanel,
     microscope: microscope::MicroscopePanel,
     vocabulary: vocabulary::VocabularyPanel,
@@ -171,6 +175,7 @@ impl App {
         let mut s = settings::Settings::new();
         settings::keep(&mut s, "page", self.page.name());
         self.start.remember(&mut s);
+        self.study.remember(&mut s);
         self.model.remember(&mut s);
         self.vocabulary.remember(&mut s);
         self.train.remember(&mut s);
@@ -185,6 +190,7 @@ impl App {
             self.page = page;
         }
         self.start.restore(s);
+        self.study.restore(s);
         self.model.restore(s);
         self.vocabulary.restore(s);
         self.train.restore(s);
@@ -203,6 +209,7 @@ impl eframe::App for App {
         let started = std::time::Instant::now();
         let device = self.model.choice;
         self.start.device = device;
+        self.study.device = device;
         self.evaluate.device = device;
         self.playground.device = device;
         egui::Panel::left("pages")
@@ -219,6 +226,7 @@ impl eframe::App for App {
             });
         egui::CentralPanel::default().show(ui, |ui| match self.page {
             Page::Start => self.start.ui(ui),
+            Page::Study => self.study.ui(ui),
             Page::Model => self.model.ui(ui),
             Page::Microscope => self.microscope.ui(ui),
             Page::Vocabulary => self.vocabulary.ui(ui),

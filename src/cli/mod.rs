@@ -12,6 +12,7 @@ mod perplexity;
 mod quality;
 mod render;
 mod serve;
+mod study;
 mod train;
 mod vocab;
 mod world;
@@ -71,6 +72,9 @@ pub enum Command {
     /// The synthetic world: the embedded default for running the whole study offline.
     #[command(subcommand)]
     World(world::WorldCommand),
+    /// The study: the paper's questions as experiments over a grid of settings, with a report.
+    #[command(subcommand)]
+    Study(study::StudyCommand),
     /// Serve a model over an OpenAI-compatible HTTP API (chat completions, models).
     Serve(serve::ServeArgs),
     /// Measure speed on the presets, beside PyTorch measured in the same run.
@@ -114,6 +118,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Vocab(c) => vocab::run(c),
         Command::World(c) => world::run(c),
+        Command::Study(c) => study::run(c),
         Command::Gui(options) => crate::app::run(options),
     }
 }
@@ -133,6 +138,7 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Train(a) => a.common.json,
         Command::Vocab(c) => c.json(),
         Command::World(c) => c.json(),
+        Command::Study(c) => c.json(),
         Command::Gui(_) => false,
     }
 }

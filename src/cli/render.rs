@@ -54,8 +54,9 @@ pub fn follow<T: Send + 'static>(job: Job<T>, quiet: bool) -> beyond::Result<T> 
                 let _ = std::io::stdout().flush();
             }
             Event::Message { text } => match &bar {
-                Some((_, b)) => b.println(text),
-                None => eprintln!("{text}"),
+                // A bar draws only on a terminal; elsewhere (a log, a pipe) the line goes as is.
+                Some((_, b)) if !b.is_hidden() => b.println(text),
+                _ => eprintln!("{text}"),
             },
             Event::Metric { name, value, .. } => {
                 match metrics.iter_mut().find(|(n, _)| *n == name) {
