@@ -188,7 +188,10 @@ fn a_study_gives_the_same_results_twice_and_after_a_kill() {
         .iter()
         .filter(|r| &r[col("measure")] == "answers.zh.codeswitch_rate")
         .count();
-    assert!((1..=8).contains(&switching), "{switching} code-switching rows");
+    assert!(
+        (1..=8).contains(&switching),
+        "{switching} code-switching rows"
+    );
     for r in &rows {
         let (v, lo, hi): (f64, f64, f64) = (
             r[col("value")].parse().unwrap(),

@@ -38,11 +38,17 @@ pub fn paired_interval(a: &[f64], b: Option<&[f64]>, resamples: usize, seed: u64
         };
     }
     let mut rng = SeededRng::new(seed, 0x5eed);
-    let mut means: Vec<f64> = (0..resamples)
+    let means: Vec<f64> = (0..resamples)
         .map(|_| (0..n).map(|_| diff[rng.below(n)]).sum::<f64>() / n as f64)
         .collect();
-    means.sort_by(f64::total_cmp);
-    let at = |q: f64| means[((q * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    percentile_interval(value, means)
+}
+
+/// `value` with the 2.5th and 97.5th percentiles of its bootstrap `draws` (at least one).
+pub fn percentile_interval(value: f64, mut draws: Vec<f64>) -> Interval {
+    draws.sort_by(f64::total_cmp);
+    let last = draws.len() - 1;
+    let at = |q: f64| draws[((q * last as f64).round() as usize).min(last)];
     Interval {
         value,
         low: at(0.025),
@@ -69,7 +75,7 @@ pub fn bootstrap(
     }
     let mut rng = SeededRng::new(seed, 0x5eed);
     let mut picks = vec![0; n];
-    let mut values: Vec<f64> = (0..resamples)
+    let values: Vec<f64> = (0..resamples)
         .map(|_| {
             for p in picks.iter_mut() {
                 *p = rng.below(n);
@@ -77,13 +83,7 @@ pub fn bootstrap(
             stat(&picks)
         })
         .collect();
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| values[((q * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
-    Interval {
-        value,
-        low: at(0.025),
-        high: at(0.975),
-    }
+    percentile_interval(value, values)
 }
 
 fn mean(v: &[f64]) -> f64 {

@@ -656,7 +656,7 @@ impl Study {
 
     fn validate_finding(&self, f: &Finding) -> std::result::Result<(), String> {
         let known = self.measure_names();
-        if !known.iter().any(|m| *m == f.measure) {
+        if !known.contains(&f.measure) {
             return Err(format!(
                 "measure `{}` is not measured by this study; it measures: {}",
                 f.measure,

@@ -13,6 +13,7 @@ pub mod results;
 pub mod stages;
 pub mod store;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -131,40 +132,35 @@ pub fn plan(study: &Study, layout: &Layout) -> Result<Plan> {
     };
     let languages = study.languages();
     // The base model and where its data come from.
-    let (base_index, corpus_of, sources, instruct): (
-        Option<usize>,
-        Box<dyn Fn(&str) -> Option<PathBuf>>,
-        Sources,
-        Option<PathBuf>,
-    ) = match (&study.world, &study.inputs) {
-        (Some(_), _) => {
+    let (base_index, corpora, sources, instruct) = match (&study.world, &study.inputs) {
+        (Some(w), _) => {
             let world = stages::world_stage(study, &store)?
                 .ok_or_else(|| Error::InvalidInput("no world".into()))?;
             let dir = world.output();
-            let w = plan.add(world);
-            let base = stages::base_stage(study, &store, &plan.stages[w])?;
-            let b = plan.add(base);
-            let d = dir.clone();
+            let i = plan.add(world);
+            let base = stages::base_stage(study, &store, &plan.stages[i])?;
+            let corpora: BTreeMap<String, PathBuf> = w
+                .languages
+                .iter()
+                .map(|l| (l.clone(), dir.join(format!("corpus/{l}.txt"))))
+                .collect();
             (
-                Some(b),
-                Box::new(move |lang: &str| Some(d.join(format!("corpus/{lang}.txt")))),
+                Some(plan.add(base)),
+                corpora,
                 Sources::World(dir.clone()),
                 Some(dir.join(format!("instruct/{}.jsonl", study.target))),
             )
         }
-        (None, Some(inputs)) => {
-            let corpora = inputs.corpus.clone();
-            (
-                None,
-                Box::new(move |lang: &str| corpora.get(lang).cloned()),
-                Sources::Files {
-                    benchmarks: inputs.benchmarks.clone(),
-                    heldout: inputs.heldout.clone(),
-                    prompts: inputs.prompts.clone(),
-                },
-                inputs.instruct.get(&study.target).cloned(),
-            )
-        }
+        (None, Some(inputs)) => (
+            None,
+            inputs.corpus.clone(),
+            Sources::Files {
+                benchmarks: inputs.benchmarks.clone(),
+                heldout: inputs.heldout.clone(),
+                prompts: inputs.prompts.clone(),
+            },
+            inputs.instruct.get(&study.target).cloned(),
+        ),
         (None, None) => return Err(Error::InvalidInput("the study has no inputs".into())),
     };
     let (base_hash, base_model) = match (base_index, &study.inputs) {
@@ -172,8 +168,8 @@ pub fn plan(study: &Study, layout: &Layout) -> Result<Plan> {
         (None, Some(inputs)) => (stages::fingerprint(&inputs.model), inputs.model.clone()),
         (None, None) => unreachable!("checked above"),
     };
-    let target_corpus = corpus_of(&study.target);
-    let base_corpus = corpus_of(&study.base_language);
+    let target_corpus = corpora.get(&study.target).cloned();
+    let base_corpus = corpora.get(&study.base_language).cloned();
     for setting in study.settings() {
         for &seed in &study.grid.seeds {
             let mut chain: Vec<usize> = base_index.into_iter().collect();

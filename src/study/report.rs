@@ -177,11 +177,17 @@ const FAMILIES: [(&str, &str); 4] = [
     ("Answers to held-out instructions", "answers."),
 ];
 
+/// A table of the report: one family of measurements, a row per cell.
+struct Table {
+    heading: String,
+    /// The measurements, without the family's prefix.
+    measures: Vec<String>,
+    /// Per cell: its label and its values in measure order.
+    rows: Vec<(String, Vec<String>)>,
+}
+
 /// Per family: the measures, and per cell label its values in measure order.
-fn tables(
-    study: &Study,
-    cells: &[CellValue],
-) -> Vec<(String, Vec<String>, Vec<(String, Vec<String>)>)> {
+fn tables(study: &Study, cells: &[CellValue]) -> Vec<Table> {
     let varying = study.varying_axes();
     let mut out = Vec::new();
     for (heading, prefix) in FAMILIES {
@@ -221,7 +227,11 @@ fn tables(
             .iter()
             .map(|m| m.strip_prefix(prefix).unwrap_or(m).to_string())
             .collect();
-        out.push((heading.to_string(), short, rows));
+        out.push(Table {
+            heading: heading.to_string(),
+            measures: short,
+            rows,
+        });
     }
     out
 }
@@ -283,11 +293,11 @@ fn markdown(
         );
         let _ = writeln!(md, "![{}](figures/{}.png)", f.finding.id, f.finding.id);
     }
-    for (heading, measures, table) in tables(study, &summary.cells) {
-        let _ = writeln!(md, "\n## {heading}\n");
-        let _ = writeln!(md, "| cell | {} |", measures.join(" | "));
-        let _ = writeln!(md, "| --- |{}", " --- |".repeat(measures.len()));
-        for (label, values) in table {
+    for table in tables(study, &summary.cells) {
+        let _ = writeln!(md, "\n## {}\n", table.heading);
+        let _ = writeln!(md, "| cell | {} |", table.measures.join(" | "));
+        let _ = writeln!(md, "| --- |{}", " --- |".repeat(table.measures.len()));
+        for (label, values) in table.rows {
             let _ = writeln!(md, "| {label} | {} |", values.join(" | "));
         }
     }
@@ -393,13 +403,17 @@ fn html(
         // The SVG is plotters' own output; its text is already escaped.
         let _ = writeln!(h, "<div class=\"figure\">{svg}</div>");
     }
-    for (heading, measures, table) in tables(study, &summary.cells) {
-        let _ = writeln!(h, "<h2>{}</h2>\n<table><tr><th>cell</th>", esc(&heading));
-        for m in &measures {
+    for table in tables(study, &summary.cells) {
+        let _ = writeln!(
+            h,
+            "<h2>{}</h2>\n<table><tr><th>cell</th>",
+            esc(&table.heading)
+        );
+        for m in &table.measures {
             let _ = write!(h, "<th>{}</th>", esc(m));
         }
         h.push_str("</tr>\n");
-        for (label, values) in table {
+        for (label, values) in table.rows {
             let _ = write!(h, "<tr><td>{}</td>", esc(&label));
             for v in values {
                 let _ = write!(h, "<td>{}</td>", esc(&v));

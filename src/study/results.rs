@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::manifest::{Expect, Finding, Setting, Study, value_text};
 use super::measure::{Measured, SwitchedAnswer};
-use crate::eval::stats::{Interval, RESAMPLES};
+use crate::eval::stats::{Interval, RESAMPLES, percentile_interval};
 use crate::rng::SeededRng;
 
 /// One trained-and-measured model: a setting and a seed.
@@ -342,7 +342,7 @@ pub fn two_level(a: &[&[(f64, f64)]], b: Option<&[&[(f64, f64)]]>, seed: u64) ->
     let value = (0..groups).map(|g| stat(g, &all[g])).sum::<f64>() / groups as f64;
     let mut rng = SeededRng::new(seed, 0x57ed);
     let mut picks = Vec::new();
-    let mut means: Vec<f64> = (0..RESAMPLES)
+    let means: Vec<f64> = (0..RESAMPLES)
         .map(|_| {
             let mut sum = 0.0;
             for _ in 0..groups {
@@ -355,13 +355,7 @@ pub fn two_level(a: &[&[(f64, f64)]], b: Option<&[&[(f64, f64)]]>, seed: u64) ->
             sum / groups as f64
         })
         .collect();
-    means.sort_by(f64::total_cmp);
-    let at = |q: f64| means[((q * (RESAMPLES - 1) as f64).round() as usize).min(RESAMPLES - 1)];
-    Interval {
-        value,
-        low: at(0.025),
-        high: at(0.975),
-    }
+    percentile_interval(value, means)
 }
 
 /// Code-switched answers of each cell, for the report: (cell label, answers).

@@ -119,6 +119,10 @@ mod tests {
         // A stage's output is known by its place in the store, whether or not it exists yet.
         let made = store.root.join("world-0011/corpus/zh.txt");
         assert_eq!(store.identity(&made), "store:world-0011/corpus/zh.txt");
-        assert!(store.identity(Path::new("elsewhere.txt")).ends_with(":missing"));
+        assert!(
+            store
+                .identity(Path::new("elsewhere.txt"))
+                .ends_with(":missing")
+        );
     }
 }
