@@ -126,6 +126,14 @@ fn latin_languages_are_told_apart() {
         )
         .switched
     );
+    // Sentences an identifier takes for Malay (the same written standard) are Indonesian.
+    for text in [
+        "Sini Novar lahir di Safipa. Pertanyaan: Pada tahun berapa Sini Novar lahir?",
+        "Di rumah, Sede Nakin merawat seekor kambing peliharaan.",
+    ] {
+        let a = analyse(text, &options("id"));
+        assert!(!a.switched && a.expected_share == 1.0, "{text}: {a:?}");
+    }
     // Vietnamese, with its diacritics, expected: no switch.
     assert!(!analyse("Tôi đi chợ hôm qua với mẹ tôi.", &options("vi")).switched);
 }

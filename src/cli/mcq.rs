@@ -110,7 +110,7 @@ pub fn run(args: McqArgs) -> anyhow::Result<()> {
     }
     for (dir, r) in args.model.iter().zip(&reports) {
         println!(
-            "{}  ({} questions, {}-shot, {:?} prompts, {:.1} questions/s{})",
+            "{}  ({} questions, {}-shot, {} prompts, {:.1} questions/s{})",
             dir.display(),
             r.questions,
             r.shots,

@@ -30,7 +30,7 @@ pub struct GenerateArgs {
     /// Output directory (created; files in it are replaced).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// Languages, the base language first: built-in codes (en, zh) or paths to language TOML
+    /// Languages, the base language first: built-in codes (en, zh, and ar bn gu hi id ml mr ne sw ta te ur vi) or paths to language TOML
     /// files shaped like assets/world/zh.toml.
     #[arg(long, value_delimiter = ',', default_value = "en,zh")]
     languages: Vec<String>,

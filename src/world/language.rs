@@ -1,6 +1,7 @@
 //! A language of the world: how each kind of fact is said and asked, the words facts use, how
-//! names are spelt, and prose to mix in. Read from TOML (`assets/world/<code>.toml`); English and
-//! Chinese are built in, and a user can add a language with a file of the same shape.
+//! names are spelt, and prose to mix in. Read from TOML (`assets/world/<code>.toml`); English,
+//! Chinese and the 13 low-resource languages of the paper are built in, and a user can add a
+//! language with a file of the same shape.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,10 +11,24 @@ use serde::Deserialize;
 use super::facts::{Relation, WordKind};
 use crate::error::{Error, Result};
 
-/// Built-in languages: code and TOML.
-const BUILT_IN: [(&str, &str); 2] = [
+/// Built-in languages: code and TOML. English and Chinese, then the 13 languages of the
+/// paper's multilingual study.
+const BUILT_IN: [(&str, &str); 15] = [
     ("en", include_str!("../../assets/world/en.toml")),
     ("zh", include_str!("../../assets/world/zh.toml")),
+    ("ar", include_str!("../../assets/world/ar.toml")),
+    ("bn", include_str!("../../assets/world/bn.toml")),
+    ("gu", include_str!("../../assets/world/gu.toml")),
+    ("hi", include_str!("../../assets/world/hi.toml")),
+    ("id", include_str!("../../assets/world/id.toml")),
+    ("ml", include_str!("../../assets/world/ml.toml")),
+    ("mr", include_str!("../../assets/world/mr.toml")),
+    ("ne", include_str!("../../assets/world/ne.toml")),
+    ("sw", include_str!("../../assets/world/sw.toml")),
+    ("ta", include_str!("../../assets/world/ta.toml")),
+    ("te", include_str!("../../assets/world/te.toml")),
+    ("ur", include_str!("../../assets/world/ur.toml")),
+    ("vi", include_str!("../../assets/world/vi.toml")),
 ];
 
 /// Codes of the built-in languages.

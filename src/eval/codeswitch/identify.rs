@@ -22,6 +22,7 @@ pub(super) fn language_of_run(text: &str, script: Script, expected: &Language) -
         _ => whatlang_identify(text),
     };
     match guess {
+        Some((code, _)) if expected.accepts(&code) => expected.code().to_string(),
         Some((code, confidence)) if confidence >= CONFIDENT => code,
         _ if expected.writes(script) => expected.code().to_string(),
         // Outside Latin the identifier only chooses among the script's languages: its best

@@ -92,6 +92,9 @@ entries![
     ("bo", ["bod", "tib"], "Tibetan", &[Tibetan]),
 ];
 
+/// Pairs of standards of one macrolanguage (ISO 639-3) that share their spelling.
+const SAME_WRITTEN: &[(&str, &str)] = &[("id", "ms")];
+
 impl Language {
     /// Finds a language by any of its codes, in any case.
     pub fn parse(code: &str) -> Option<Self> {
@@ -113,6 +116,16 @@ impl Language {
     /// Whether the language is written in `script`.
     pub fn writes(&self, script: Script) -> bool {
         self.0.scripts.contains(&script)
+    }
+
+    /// Whether text identified as `code` is this language as well: the language itself, or a
+    /// standard of the same macrolanguage written alike (Indonesian and Malay, which identifiers
+    /// tell apart by chance on a sentence or two).
+    pub fn accepts(&self, code: &str) -> bool {
+        code == self.code()
+            || SAME_WRITTEN
+                .iter()
+                .any(|&(a, b)| (a == self.code() && b == code) || (b == self.code() && a == code))
     }
 
     /// The language written alone in `script`, if only one known language uses it.

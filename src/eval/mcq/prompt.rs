@@ -17,7 +17,7 @@ pub enum PromptLanguage {
 
 impl PromptLanguage {
     /// The frame a benchmark is usually prompted in: Chinese for C-Eval and GAOKAO-Bench,
-    /// English for MMLU, the questions' own language for AGIEval and the world.
+    /// English for MMLU, the questions' own language for AGIEval.
     pub fn for_set(set: &McqSet) -> Self {
         match set.format {
             Format::Ceval | Format::Gaokao => PromptLanguage::Zh,
@@ -41,29 +41,82 @@ impl PromptLanguage {
         }
     }
 
-    fn header(self, subject: &str) -> String {
+    pub fn code(self) -> &'static str {
         match self {
-            PromptLanguage::En => format!(
-                "The following are multiple choice questions (with answers) about {subject}.\n\n"
-            ),
-            PromptLanguage::Zh => {
-                format!("以下是中国关于{subject}考试的单项选择题，请选出其中的正确答案。\n\n")
-            }
+            PromptLanguage::En => "en",
+            PromptLanguage::Zh => "zh",
+        }
+    }
+}
+
+/// The words around the questions of a prompt: a header naming the subject, the answer cue, and
+/// whether a space comes between the cue and the answer. English and Chinese have the
+/// harnesses' frames (MMLU's and C-Eval's); each language of the world has its own, from its
+/// language pack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The frame's language code.
+    pub language: String,
+    /// With `{subject}`.
+    header: String,
+    cue: String,
+    spaced: bool,
+}
+
+impl Frame {
+    /// The harness frame of `lang`.
+    pub fn of(lang: PromptLanguage) -> Self {
+        match crate::world::language::LanguagePack::built_in(lang.code()) {
+            Ok(pack) => Self::from_pack(&pack),
+            // The built-in packs are checked by tests; this keeps the harness usable regardless.
+            Err(_) => Self {
+                language: lang.code().into(),
+                header: "{subject}".into(),
+                cue: "Answer:".into(),
+                spaced: true,
+            },
         }
     }
 
-    fn cue(self) -> &'static str {
-        match self {
-            PromptLanguage::En => "Answer:",
-            PromptLanguage::Zh => "答案：",
+    /// The frame a language pack gives its benchmarks.
+    pub fn from_pack(pack: &crate::world::language::LanguagePack) -> Self {
+        Self {
+            language: pack.language.clone(),
+            header: pack.question_header.clone(),
+            cue: pack.answer_cue.clone(),
+            spaced: !pack.sentence_separator.is_empty(),
         }
     }
 
-    /// What follows the cue: a space before the answer in English, none in Chinese.
-    pub fn continuation(self, answer: &str) -> String {
-        match self {
-            PromptLanguage::En => format!(" {answer}"),
-            PromptLanguage::Zh => answer.to_string(),
+    /// The frame for `set`: `chosen` when given; the world's questions in their own language's
+    /// frame; else the frame the benchmark is usually prompted in.
+    pub fn for_set(set: &McqSet, chosen: Option<PromptLanguage>) -> Self {
+        if let Some(lang) = chosen {
+            return Self::of(lang);
+        }
+        if set.format == Format::World
+            && let Some(code) = set.language.as_deref()
+            && let Ok(pack) = crate::world::language::LanguagePack::built_in(code)
+        {
+            return Self::from_pack(&pack);
+        }
+        Self::of(PromptLanguage::for_set(set))
+    }
+
+    fn header(&self, subject: &str) -> String {
+        format!("{}\n\n", self.header.replace("{subject}", subject))
+    }
+
+    fn cue(&self) -> &str {
+        &self.cue
+    }
+
+    /// What follows the cue: a space before the answer where the language spaces its words.
+    pub fn continuation(&self, answer: &str) -> String {
+        if self.spaced {
+            format!(" {answer}")
+        } else {
+            answer.to_string()
         }
     }
 }
@@ -92,7 +145,7 @@ pub enum Style {
     Cloze,
 }
 
-fn item_text(item: &McqItem, lang: PromptLanguage, style: Style) -> String {
+fn item_text(item: &McqItem, frame: &Frame, style: Style) -> String {
     let mut s = String::new();
     if let Some(p) = &item.passage {
         s.push_str(p);
@@ -105,7 +158,7 @@ fn item_text(item: &McqItem, lang: PromptLanguage, style: Style) -> String {
             s.push_str(&format!("{}. {o}\n", letter(i)));
         }
     }
-    s.push_str(lang.cue());
+    s.push_str(frame.cue());
     s
 }
 
@@ -114,20 +167,20 @@ pub fn build(
     subject: &str,
     shots: &[McqItem],
     item: &McqItem,
-    lang: PromptLanguage,
+    frame: &Frame,
     style: Style,
 ) -> String {
-    let mut s = lang.header(subject);
+    let mut s = frame.header(subject);
     for shot in shots {
-        s.push_str(&item_text(shot, lang, style));
+        s.push_str(&item_text(shot, frame, style));
         let answer = match style {
             Style::Lettered => letter(shot.answer),
             Style::Cloze => shot.options[shot.answer].clone(),
         };
-        s.push_str(&lang.continuation(&answer));
+        s.push_str(&frame.continuation(&answer));
         s.push_str("\n\n");
     }
-    s.push_str(&item_text(item, lang, style));
+    s.push_str(&item_text(item, frame, style));
     s
 }
 
@@ -152,7 +205,7 @@ mod tests {
             "world history",
             &[item("Q1?", 2)],
             &item("Q2?", 0),
-            PromptLanguage::En,
+            &Frame::of(PromptLanguage::En),
             Style::Lettered,
         );
         assert_eq!(
@@ -164,7 +217,7 @@ mod tests {
             "法学",
             &[],
             &item("问？", 0),
-            PromptLanguage::Zh,
+            &Frame::of(PromptLanguage::Zh),
             Style::Lettered,
         );
         assert!(z.starts_with("以下是中国关于法学考试的单项选择题"));
@@ -173,7 +226,7 @@ mod tests {
             "x",
             &[item("Q1?", 1)],
             &item("Q2?", 0),
-            PromptLanguage::En,
+            &Frame::of(PromptLanguage::En),
             Style::Cloze,
         );
         assert!(c.ends_with("Q1? Answer: x\n\nQ2? Answer:"), "{c}");

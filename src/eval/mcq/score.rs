@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::prompt::{self, PromptLanguage, Style};
+use super::prompt::{self, Frame, PromptLanguage, Style};
 use super::{Format, McqItem, McqSet};
 use crate::error::{Error, Result};
 use crate::eval::stats::{Interval, RESAMPLES, mean_interval};
@@ -92,7 +92,8 @@ pub struct ModeReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct McqReport {
     pub format: Format,
-    pub language: PromptLanguage,
+    /// The language of the prompts' frame.
+    pub language: String,
     pub shots: usize,
     pub questions: usize,
     /// Items of the files left out (not single-answer multiple choice).
@@ -204,20 +205,20 @@ fn fitting_prompt(
     subject: &str,
     shots: &[McqItem],
     item: &McqItem,
-    lang: PromptLanguage,
+    frame: &Frame,
     style: Style,
     max_len: usize,
 ) -> Result<(String, bool)> {
     let longest = item.options.iter().map(|o| o.len()).max().unwrap_or(0);
     for k in (0..=shots.len()).rev() {
-        let p = prompt::build(subject, &shots[..k], item, lang, style);
+        let p = prompt::build(subject, &shots[..k], item, frame, style);
         let n = tokenizer.encode_with_bos(&p)?.len() + longest + 2;
         if n <= max_len {
             return Ok((p, k < shots.len()));
         }
     }
     // Even zero-shot is too long: keep the end, where the question and options are.
-    let p = prompt::build(subject, &[], item, lang, style);
+    let p = prompt::build(subject, &[], item, frame, style);
     let chars: Vec<char> = p.chars().collect();
     let keep = (max_len * 2).min(chars.len());
     Ok((chars[chars.len() - keep..].iter().collect(), true))
@@ -232,9 +233,7 @@ pub fn evaluate(
     ctx: Option<&JobContext>,
 ) -> Result<McqReport> {
     let start = Instant::now();
-    let lang = options
-        .language
-        .unwrap_or_else(|| PromptLanguage::for_set(set));
+    let frame = Frame::for_set(set, options.language);
     if options.scoring.is_empty() {
         return Err(Error::InvalidInput("no scoring method chosen".into()));
     }
@@ -258,7 +257,7 @@ pub fn evaluate(
             )));
         }
         let shots = &subject.dev[..options.shots];
-        let title = subject_display(set, &subject.name, lang);
+        let title = subject_display(set, &subject.name, &frame);
         for item in subject
             .eval
             .iter()
@@ -269,12 +268,19 @@ pub fn evaluate(
                 &title,
                 shots,
                 item,
-                lang,
+                &frame,
                 Style::Lettered,
                 max_len,
             )?;
-            let (cloze, cut_too) =
-                fitting_prompt(tokenizer, &title, shots, item, lang, Style::Cloze, max_len)?;
+            let (cloze, cut_too) = fitting_prompt(
+                tokenizer,
+                &title,
+                shots,
+                item,
+                &frame,
+                Style::Cloze,
+                max_len,
+            )?;
             truncated += usize::from(cut || cut_too);
             prompts.push([lettered, cloze]);
             questions.push((&subject.name, item));
@@ -304,7 +310,7 @@ pub fn evaluate(
                     Scoring::Letter => prompt::letter(i),
                     Scoring::Text => o.clone(),
                 };
-                let cont = lang.continuation(&text);
+                let cont = frame.continuation(&text);
                 lengths.push(cont.len().max(1) as f64);
                 requests.push(request(tokenizer, p, &ctx, &cont)?);
             }
@@ -345,7 +351,7 @@ pub fn evaluate(
     let seconds = start.elapsed().as_secs_f64();
     Ok(McqReport {
         format: set.format,
-        language: lang,
+        language: frame.language.clone(),
         shots: options.shots,
         questions: questions.len(),
         skipped: set.skipped,
@@ -357,13 +363,9 @@ pub fn evaluate(
 }
 
 /// The subject as the prompt names it: the world's subjects in the prompt's language.
-fn subject_display(set: &McqSet, name: &str, lang: PromptLanguage) -> String {
+fn subject_display(set: &McqSet, name: &str, frame: &Frame) -> String {
     if set.format == Format::World {
-        let code = match lang {
-            PromptLanguage::Zh => "zh",
-            PromptLanguage::En => "en",
-        };
-        if let Ok(pack) = crate::world::language::LanguagePack::built_in(code)
+        if let Ok(pack) = crate::world::language::LanguagePack::built_in(&frame.language)
             && let Ok(w) = pack.word(crate::world::facts::WordKind::Subject, name)
         {
             return w.to_string();
