@@ -442,11 +442,13 @@ fn the_shipped_studies_read_at_both_scales() {
             "rq1-vocabulary",
             "rq2-scale",
             "rq3-english",
-            "rq4-codeswitch"
+            "rq4-codeswitch",
+            "multilingual"
         ]
     );
     for s in list.as_array().unwrap() {
-        // Three seeds for everything after the base model.
+        // Three seeds for everything after the base model (the multilingual study: a run per
+        // language and budget instead).
         assert!(s["runs_quick"].as_u64().unwrap() >= 9, "{s}");
         assert!(s["findings"].as_u64().unwrap() >= 2, "{s}");
     }

@@ -4,10 +4,9 @@
 //! `BEYOND_FONTS` (paths separated as in PATH). Fonts are fallbacks: a character takes the
 //! first font that has it.
 //!
-//! egui draws one glyph per character and does not shape text: Arabic letters appear in their
-//! isolated forms and left to right, Indic vowel signs and conjuncts appear as their parts, and
-//! Thai marks are not stacked. The text stays legible letter by letter, and the token
-//! microscope's boxes still show where each token starts and ends.
+//! egui shapes each run of text (HarfRust): Arabic letters join, Indic conjuncts and vowel
+//! signs form, Thai marks stack. It lays runs out left to right; `bidi` orders right-to-left
+//! text for display.
 
 use std::path::PathBuf;
 
@@ -195,10 +194,15 @@ pub fn install(ctx: &egui::Context) -> Vec<&'static str> {
     let mut fonts = egui::FontDefinitions::default();
     let mut missing = Vec::new();
     let mut files: Vec<PathBuf> = Vec::new();
+    let mut groups: Vec<(&str, String)> = Vec::new();
     for (group, path) in find() {
         match path {
-            Some(p) if !files.contains(&p) => files.push(p),
-            Some(_) => {}
+            Some(p) => {
+                groups.push((group, p.display().to_string()));
+                if !files.contains(&p) {
+                    files.push(p);
+                }
+            }
             None => missing.push(group),
         }
     }
@@ -218,6 +222,24 @@ pub fn install(ctx: &egui::Context) -> Vec<&'static str> {
             fonts.families.entry(family).or_default().push(name.clone());
         }
     }
+    // Each group's font also as a family of its own, first: a mark drawn alone on a dotted
+    // circle needs the circle from its own script's font to sit on.
+    let proportional = fonts.families[&egui::FontFamily::Proportional].clone();
+    for (group, file) in groups {
+        let mut family = vec![file];
+        family.extend(proportional.iter().cloned());
+        fonts
+            .families
+            .insert(egui::FontFamily::Name(group.into()), family);
+    }
     ctx.set_fonts(fonts);
     missing
+}
+
+/// The family of `script`'s own font (by its Unicode name: "Devanagari", "Tamil"), where this
+/// system has one.
+pub fn of_script(ctx: &egui::Context, script: &str) -> Option<egui::FontFamily> {
+    let family = egui::FontFamily::Name(script.into());
+    ctx.fonts(|f| f.definitions().families.contains_key(&family))
+        .then_some(family)
 }

@@ -63,6 +63,11 @@ impl MicroscopePanel {
                 .desired_width(f32::INFINITY),
         )
         .accessible_name("text to tokenize");
+        // Right-to-left text as it reads (the editor lays its runs out left to right).
+        if super::bidi::has_rtl(&self.text) {
+            super::bidi::text(ui, &self.text);
+        }
+        let right_to_left = super::bidi::is_rtl(&self.text);
         ui.columns(2, |columns| {
             for (k, ui) in columns.iter_mut().enumerate() {
                 match &self.tokenizers[k] {
@@ -73,7 +78,7 @@ impl MicroscopePanel {
                         ui.colored_label(egui::Color32::LIGHT_RED, e);
                     }
                     Some(Ok(t)) => match pieces(t, &self.text) {
-                        Ok(p) => show_pieces(ui, &p, self.text.chars().count()),
+                        Ok(p) => show_pieces(ui, &p, self.text.chars().count(), right_to_left),
                         Err(e) => {
                             ui.colored_label(egui::Color32::LIGHT_RED, e.to_string());
                         }
@@ -84,7 +89,8 @@ impl MicroscopePanel {
     }
 }
 
-fn show_pieces(ui: &mut egui::Ui, pieces: &[Piece], chars: usize) {
+/// The tokens as boxes, in reading order: from the right for a right-to-left text.
+fn show_pieces(ui: &mut egui::Ui, pieces: &[Piece], chars: usize, right_to_left: bool) {
     let fallback = pieces.iter().filter(|p| p.byte_fallback).count();
     ui.label(format!(
         "{} tokens, {:.2} per character, {} byte-fallback",
@@ -92,7 +98,11 @@ fn show_pieces(ui: &mut egui::Ui, pieces: &[Piece], chars: usize) {
         pieces.len() as f64 / chars.max(1) as f64,
         fallback
     ));
-    ui.horizontal_wrapped(|ui| {
+    let flow = match right_to_left {
+        true => egui::Layout::right_to_left(egui::Align::TOP),
+        false => egui::Layout::left_to_right(egui::Align::TOP),
+    };
+    ui.with_layout(flow.with_main_wrap(true), |ui| {
         ui.spacing_mut().item_spacing = egui::vec2(2.0, 4.0);
         for (i, p) in pieces.iter().enumerate() {
             let hue = [
@@ -105,6 +115,7 @@ fn show_pieces(ui: &mut egui::Ui, pieces: &[Piece], chars: usize) {
                 true => p.token.clone(),
                 false => p.token.replace('\u{2581}', "·"),
             };
+            let (label, family) = on_its_own(ui.ctx(), &label);
             // Byte-fallback tokens: a red box, so a script the vocabulary lacks stands out.
             let fill = match p.byte_fallback {
                 true => egui::Color32::from_rgb(170, 50, 50),
@@ -113,6 +124,7 @@ fn show_pieces(ui: &mut egui::Ui, pieces: &[Piece], chars: usize) {
             ui.add(
                 egui::Label::new(
                     egui::RichText::new(format!(" {label} "))
+                        .family(family)
                         .color(egui::Color32::WHITE)
                         .background_color(fill),
                 )
@@ -121,6 +133,21 @@ fn show_pieces(ui: &mut egui::Ui, pieces: &[Piece], chars: usize) {
             .on_hover_text(format!("id {}  text {:?}", p.id, p.text));
         }
     });
+}
+
+/// A token as it can be drawn alone, and its font family: one that starts with a mark (an Indic
+/// vowel sign, a virama, an Arabic vowel) goes on a dotted circle, the mark's usual base when
+/// shown alone, in its script's own font (which has the circle for the mark to sit on).
+fn on_its_own(ctx: &egui::Context, token: &str) -> (String, egui::FontFamily) {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    use unicode_script::UnicodeScript;
+    if let Some(c) = token.chars().next()
+        && c.general_category_group() == GeneralCategoryGroup::Mark
+        && let Some(family) = super::fonts::of_script(ctx, c.script().full_name())
+    {
+        return (format!("\u{25CC}{token}"), family);
+    }
+    (token.to_string(), egui::FontFamily::Proportional)
 }
 
 #[cfg(test)]
@@ -160,5 +187,41 @@ mod tests {
             languages += 1;
         }
         assert!(languages >= 59);
+    }
+}
+
+#[cfg(test)]
+mod right_to_left_and_indic {
+    use super::MicroscopePanel;
+    use crate::app::testing::{harness, shared, snapshot, wait_for};
+
+    /// Arabic and Urdu read right to left with their letters joined, Hindi and Tamil with their
+    /// conjuncts and vowel signs formed: sentences of the world's language packs in the
+    /// microscope, compared with `tests/snapshots/microscope_{code}.png`.
+    #[test]
+    fn shaped_text_in_four_scripts() {
+        let mut panel = MicroscopePanel::default();
+        panel.load(0, &shared().join("tokenizers/llama2/tokenizer.json"));
+        let mut h = harness(|ui, p: &mut MicroscopePanel| p.ui(ui), panel);
+        for (code, text) in [
+            (
+                "ar",
+                "وُلد نيتي كالان عام 1975. اختار نيتي كالان الكلب حيوانًا أليفًا له.",
+            ),
+            (
+                "ur",
+                "نیٹی کالان کی پیدائش 1975 میں ہوئی۔ نیٹی کالان کے گھر میں ایک پالتو کتا ہے۔",
+            ),
+            (
+                "hi",
+                "नेटे कालान 1975 में पैदा हुए थे। क्षत्रिय स्त्री पुस्तकालय में काम करती है।",
+            ),
+            ("ta", "நெதெ காலான் பிறந்த ஆண்டு 1975. அவர்களின் செல்லப்பிராணி ஒரு நாய்."),
+        ] {
+            h.state_mut().text = text.into();
+            h.step();
+            wait_for(&mut h, "tokens", 5);
+            snapshot(&mut h, &format!("microscope_{code}"));
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The desktop face: an egui window. Panels start core jobs and render what they return; they
 //! hold no work of their own.
 
+mod bidi;
 mod evaluate;
 mod files;
 mod fonts;

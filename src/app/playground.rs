@@ -274,7 +274,7 @@ impl PlaygroundPanel {
                 }
             }
         }
-        ui.label(job);
+        super::bidi::label(ui, job);
         if let Some(r) = &side.job {
             ui.horizontal(|ui| {
                 ui.spinner();

@@ -27,6 +27,8 @@ struct View {
     measured: usize,
     cells: Vec<results::CellValue>,
     findings: Vec<results::FindingResult>,
+    /// Answers that switched language: the cell's label and the answer.
+    switched: Vec<(String, study::measure::SwitchedAnswer)>,
     results: PathBuf,
 }
 
@@ -105,9 +107,22 @@ impl StudyPanel {
                 return Ok(None);
             }
             let runs = study::measured_runs(&plan)?;
+            let varying = s.varying_axes();
+            let switched = runs
+                .iter()
+                .flat_map(|r| {
+                    let cell = format!("{} seed {}", r.setting.label(&varying), r.seed);
+                    r.measured
+                        .switched
+                        .iter()
+                        .take(s.measure.examples)
+                        .map(move |a| (cell.clone(), a.clone()))
+                })
+                .collect();
             Ok(Some(View {
                 cells: results::cells(&s, &runs),
                 findings: results::findings(&s, &runs),
+                switched,
                 states,
                 measured,
                 results: layout.results(&s),
@@ -407,6 +422,21 @@ fn draw_view(ui: &mut egui::Ui, view: &View, figure: &mut usize) {
                     );
                 }
             });
+    }
+    if !view.switched.is_empty() {
+        ui.separator();
+        ui.label(RichText::new("Answers that switched language").strong());
+        for (cell, answer) in &view.switched {
+            ui.label(RichText::new(cell).weak());
+            super::bidi::text(ui, &answer.prompt);
+            super::bidi::text(ui, &answer.response);
+            let runs: Vec<String> = answer
+                .runs
+                .iter()
+                .map(|(lang, text)| format!("{lang}: {text}"))
+                .collect();
+            ui.label(RichText::new(runs.join("  ·  ")).weak());
+        }
     }
     let html = view.results.join(study::report::REPORT_HTML);
     if html.is_file() {

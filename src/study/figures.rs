@@ -37,7 +37,7 @@ pub fn finding_points(f: &FindingResult, cells: &[CellValue], varying: &[&str]) 
     let b = finding.b.as_ref().map(super::manifest::value_text);
     cells
         .iter()
-        .filter(|c| c.measure == finding.measure)
+        .filter(|c| c.measure == c.setting.measure(&finding.measure))
         .filter(|c| {
             finding.at.iter().all(|(axis, v)| {
                 c.setting.value(axis).as_deref() == Some(super::manifest::value_text(v).as_str())

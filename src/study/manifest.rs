@@ -129,6 +129,10 @@ pub struct Grid {
     /// Instruction-tuning examples (0: none).
     #[serde(default = "zero")]
     pub instruct_examples: Vec<u64>,
+    /// Languages transferred to, one cell each (the study's `target` when absent): the
+    /// multilingual study repeats the transfer in each.
+    #[serde(default)]
+    pub target: Vec<String>,
     /// Seeds of everything after the base model.
     pub seeds: Vec<u64>,
 }
@@ -301,7 +305,8 @@ pub enum Expect {
 }
 
 /// The axes of a grid, by name.
-pub const AXES: [&str; 4] = [
+pub const AXES: [&str; 5] = [
+    "target",
     "vocab",
     "pretrain_tokens",
     "english_share",
@@ -311,6 +316,9 @@ pub const AXES: [&str; 4] = [
 /// One point of the grid (every axis set), without the seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Setting {
+    /// The language transferred to.
+    #[serde(default)]
+    pub target: String,
     pub vocab: VocabChoice,
     pub pretrain_tokens: u64,
     pub english_share: f64,
@@ -321,6 +329,7 @@ impl Setting {
     /// The value of `axis`, as the report writes it.
     pub fn value(&self, axis: &str) -> Option<String> {
         Some(match axis {
+            "target" => self.target.clone(),
             "vocab" => self.vocab.to_string(),
             "pretrain_tokens" => self.pretrain_tokens.to_string(),
             "english_share" => format!("{}", self.english_share),
@@ -338,17 +347,39 @@ impl Setting {
             .join(" ")
     }
 
-    /// A name usable in files: `v-original_pt-20480_en-0_sft-0`.
+    /// A name usable in files: `zh_v-original_pt-20480_en-0_sft-0`.
     pub fn key(&self) -> String {
         format!(
-            "v-{}_pt-{}_en-{}_sft-{}",
+            "{}_v-{}_pt-{}_en-{}_sft-{}",
+            self.target,
             self.vocab.to_string().replace(':', ""),
             self.pretrain_tokens,
             self.english_share,
             self.instruct_examples
         )
     }
+
+    /// `measure` for this setting: `{target}` in it (as a finding names a measurement of
+    /// whichever language a cell transfers to) becomes the setting's target.
+    pub fn measure(&self, measure: &str) -> String {
+        measure.replace(TARGET, &self.target)
+    }
+
+    /// The name a measurement of this setting has across targets: its target's code as
+    /// `{target}`, so cells of different languages share columns and figures.
+    pub fn generic(&self, measure: &str) -> String {
+        let code = format!(".{}.", self.target);
+        match measure.find(&code) {
+            Some(i) if !self.target.is_empty() => {
+                format!("{}.{TARGET}.{}", &measure[..i], &measure[i + code.len()..])
+            }
+            _ => measure.to_string(),
+        }
+    }
 }
+
+/// What a finding's measurement says for "the cell's target language".
+pub const TARGET: &str = "{target}";
 
 /// Short axis names for labels.
 pub fn short(axis: &str) -> &str {
@@ -527,10 +558,9 @@ impl Study {
                         self.base_language
                     ));
                 }
-                if !w.languages.contains(&self.target) {
+                if let Some(t) = self.targets().iter().find(|t| !w.languages.contains(t)) {
                     return bad(format!(
-                        "target `{}` is not among the world's languages ({})",
-                        self.target,
+                        "target `{t}` is not among the world's languages ({})",
                         w.languages.join(", ")
                     ));
                 }
@@ -622,11 +652,24 @@ impl Study {
             }
         }
         let g = &self.grid;
-        if g.pretrain_tokens.iter().any(|&t| t > 0) && !inputs.corpus.contains_key(&self.target) {
-            return bad(format!(
-                "the grid pretrains but [inputs] corpus has no `{}` text",
-                self.target
-            ));
+        for target in &self.targets() {
+            if g.pretrain_tokens.iter().any(|&t| t > 0) && !inputs.corpus.contains_key(target) {
+                return bad(format!(
+                    "the grid pretrains but [inputs] corpus has no `{target}` text"
+                ));
+            }
+            if g.vocab.iter().any(|v| *v != VocabChoice::Original)
+                && !inputs.corpus.contains_key(target)
+            {
+                return bad(format!(
+                    "an extended vocabulary is learned from the `{target}` corpus, which [inputs] does not give"
+                ));
+            }
+            if g.instruct_examples.iter().any(|&n| n > 0) && !inputs.instruct.contains_key(target) {
+                return bad(format!(
+                    "the grid instruction-tunes but [inputs] instruct has no `{target}` data"
+                ));
+            }
         }
         if g.english_share.iter().any(|&s| s > 0.0)
             && !inputs.corpus.contains_key(&self.base_language)
@@ -636,27 +679,13 @@ impl Study {
                 self.base_language, self.base_language
             ));
         }
-        if g.vocab.iter().any(|v| *v != VocabChoice::Original)
-            && !inputs.corpus.contains_key(&self.target)
-        {
-            return bad(format!(
-                "an extended vocabulary is learned from the `{}` corpus, which [inputs] does not give",
-                self.target
-            ));
-        }
-        if g.instruct_examples.iter().any(|&n| n > 0) && !inputs.instruct.contains_key(&self.target)
-        {
-            return bad(format!(
-                "the grid instruction-tunes but [inputs] instruct has no `{}` data",
-                self.target
-            ));
-        }
         Ok(())
     }
 
     fn validate_finding(&self, f: &Finding) -> std::result::Result<(), String> {
         let known = self.measure_names();
-        if !known.contains(&f.measure) {
+        let named = |t: &String| known.contains(&f.measure.replace(TARGET, t));
+        if !self.targets().iter().all(named) {
             return Err(format!(
                 "measure `{}` is not measured by this study; it measures: {}",
                 f.measure,
@@ -714,28 +743,39 @@ impl Study {
     pub fn settings(&self) -> Vec<Setting> {
         let g = &self.grid;
         let mut out: Vec<Setting> = Vec::new();
-        for &vocab in &g.vocab {
-            for &pretrain_tokens in &g.pretrain_tokens {
-                for &english_share in &g.english_share {
-                    for &instruct_examples in &g.instruct_examples {
-                        let s = Setting {
-                            vocab,
-                            pretrain_tokens,
-                            english_share: if pretrain_tokens == 0 {
-                                0.0
-                            } else {
-                                english_share
-                            },
-                            instruct_examples,
-                        };
-                        if !out.contains(&s) {
-                            out.push(s);
+        for target in self.targets() {
+            for &vocab in &g.vocab {
+                for &pretrain_tokens in &g.pretrain_tokens {
+                    for &english_share in &g.english_share {
+                        for &instruct_examples in &g.instruct_examples {
+                            let s = Setting {
+                                target: target.clone(),
+                                vocab,
+                                pretrain_tokens,
+                                english_share: if pretrain_tokens == 0 {
+                                    0.0
+                                } else {
+                                    english_share
+                                },
+                                instruct_examples,
+                            };
+                            if !out.contains(&s) {
+                                out.push(s);
+                            }
                         }
                     }
                 }
             }
         }
         out
+    }
+
+    /// The languages transferred to: the grid's `target` axis, or the study's target.
+    pub fn targets(&self) -> Vec<String> {
+        match self.grid.target.is_empty() {
+            true => vec![self.target.clone()],
+            false => dedup(self.grid.target.clone()),
+        }
     }
 
     /// The axes with more than one value.
@@ -749,9 +789,11 @@ impl Study {
             .collect()
     }
 
-    /// Languages measured: the base language and the target.
+    /// Languages measured: the base language and the targets.
     pub fn languages(&self) -> Vec<String> {
-        dedup(vec![self.base_language.clone(), self.target.clone()])
+        let mut all = vec![self.base_language.clone()];
+        all.extend(self.targets());
+        dedup(all)
     }
 
     /// The names of the measurements this study makes, as in `results.csv`.
@@ -782,17 +824,18 @@ impl Study {
                 out.push(format!("tokens_per_char.{l}"));
             }
         }
-        let has_prompts = match &self.inputs {
-            None => true,
-            Some(i) => i.prompts.contains_key(&self.target),
-        };
-        if self.measure.answers > 0 && has_prompts {
-            let t = &self.target;
-            if self.inputs.is_none() {
-                out.push(format!("answers.{t}.fact_correct"));
+        for t in &self.targets() {
+            let has_prompts = match &self.inputs {
+                None => true,
+                Some(i) => i.prompts.contains_key(t),
+            };
+            if self.measure.answers > 0 && has_prompts {
+                if self.inputs.is_none() {
+                    out.push(format!("answers.{t}.fact_correct"));
+                }
+                out.push(format!("answers.{t}.target_share"));
+                out.push(format!("answers.{t}.codeswitch_rate"));
             }
-            out.push(format!("answers.{t}.target_share"));
-            out.push(format!("answers.{t}.codeswitch_rate"));
         }
         out
     }
@@ -809,7 +852,7 @@ pub fn format_key(format: Format) -> &'static str {
     }
 }
 
-fn dedup(mut v: Vec<String>) -> Vec<String> {
+pub fn dedup(mut v: Vec<String>) -> Vec<String> {
     let mut seen = Vec::new();
     v.retain(|x| {
         let new = !seen.contains(x);
@@ -904,6 +947,41 @@ seeds = [1, 2, 3]
             err.contains("no scale `huge`") && err.contains("quick, standard"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_target_axis_makes_a_cell_per_language_and_findings_name_the_cells_target() {
+        let text = SMALL
+            .replace(
+                "people = 20",
+                "people = 20\nlanguages = [\"en\", \"zh\", \"sw\", \"hi\"]",
+            )
+            .replace(
+                "seeds = [1, 2]\n",
+                "seeds = [1, 2]\ntarget = [\"sw\", \"hi\"]\n",
+            )
+            .replace(
+                "knowledge.zh.both_languages",
+                "knowledge.{target}.both_languages",
+            );
+        let study = parse(&text, "quick").unwrap();
+        assert_eq!(study.targets(), ["sw", "hi"]);
+        assert_eq!(study.languages(), ["en", "sw", "hi"]);
+        let settings = study.settings();
+        assert_eq!(settings.len(), 12);
+        assert!(settings.iter().any(|s| s.target == "hi"));
+        assert!(study.varying_axes().contains(&"target"));
+        let sw = settings.iter().find(|s| s.target == "sw").unwrap();
+        assert_eq!(sw.measure("knowledge.{target}.all"), "knowledge.sw.all");
+        assert_eq!(sw.generic("knowledge.sw.all"), "knowledge.{target}.all");
+        assert_eq!(sw.generic("knowledge.en.all"), "knowledge.en.all");
+        assert!(sw.key().starts_with("sw_"));
+        // A target outside the world, and a measurement no cell makes, are refused.
+        let outside = text.replace("target = [\"sw\", \"hi\"]", "target = [\"sw\", \"ta\"]");
+        let err = parse(&outside, "quick").unwrap_err().to_string();
+        assert!(err.contains("target `ta` is not among"), "{err}");
+        let unmeasured = text.replace("knowledge.{target}.both", "knowledge.{target}.none");
+        assert!(parse(&unmeasured, "quick").is_err());
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::jobs::JobContext;
 
 /// The studies that ship with beyond: (name, text).
-pub const SHIPPED: [(&str, &str); 4] = [
+pub const SHIPPED: [(&str, &str); 5] = [
     (
         "rq1-vocabulary",
         include_str!("../../assets/studies/rq1-vocabulary.toml"),
@@ -47,6 +47,10 @@ pub const SHIPPED: [(&str, &str); 4] = [
     (
         "rq4-codeswitch",
         include_str!("../../assets/studies/rq4-codeswitch.toml"),
+    ),
+    (
+        "multilingual",
+        include_str!("../../assets/studies/multilingual.toml"),
     ),
 ];
 
@@ -130,7 +134,6 @@ pub fn plan(study: &Study, layout: &Layout) -> Result<Plan> {
         stages: Vec::new(),
         runs: Vec::new(),
     };
-    let languages = study.languages();
     // The base model and where its data come from.
     let (base_index, corpora, sources, instruct) = match (&study.world, &study.inputs) {
         (Some(w), _) => {
@@ -144,11 +147,16 @@ pub fn plan(study: &Study, layout: &Layout) -> Result<Plan> {
                 .iter()
                 .map(|l| (l.clone(), dir.join(format!("corpus/{l}.txt"))))
                 .collect();
+            let instruct: BTreeMap<String, PathBuf> = w
+                .languages
+                .iter()
+                .map(|l| (l.clone(), dir.join(format!("instruct/{l}.jsonl"))))
+                .collect();
             (
                 Some(plan.add(base)),
                 corpora,
                 Sources::World(dir.clone()),
-                Some(dir.join(format!("instruct/{}.jsonl", study.target))),
+                instruct,
             )
         }
         (None, Some(inputs)) => (
@@ -159,7 +167,7 @@ pub fn plan(study: &Study, layout: &Layout) -> Result<Plan> {
                 heldout: inputs.heldout.clone(),
                 prompts: inputs.prompts.clone(),
             },
-            inputs.instruct.get(&study.target).cloned(),
+            inputs.instruct.clone(),
         ),
         (None, None) => return Err(Error::InvalidInput("the study has no inputs".into())),
     };
@@ -168,15 +176,16 @@ pub fn plan(study: &Study, layout: &Layout) -> Result<Plan> {
         (None, Some(inputs)) => (stages::fingerprint(&inputs.model), inputs.model.clone()),
         (None, None) => unreachable!("checked above"),
     };
-    let target_corpus = corpora.get(&study.target).cloned();
     let base_corpus = corpora.get(&study.base_language).cloned();
     for setting in study.settings() {
+        let target = &setting.target;
+        let target_corpus = corpora.get(target).cloned();
         for &seed in &study.grid.seeds {
             let mut chain: Vec<usize> = base_index.into_iter().collect();
             let mut from = (base_hash.clone(), base_model.clone());
             if let VocabChoice::Extended(add) = setting.vocab {
                 let corpus = target_corpus.clone().ok_or_else(|| {
-                    Error::InvalidInput(format!("no {} corpus to learn tokens from", study.target))
+                    Error::InvalidInput(format!("no {target} corpus to learn tokens from"))
                 })?;
                 let stage = stages::vocab_stage(study, &store, (&from.0, &from.1), &corpus, add)?;
                 let i = plan.add(stage);
@@ -184,11 +193,11 @@ pub fn plan(study: &Study, layout: &Layout) -> Result<Plan> {
                 from = (plan.stages[i].address.hash.clone(), plan.stages[i].output());
             }
             if setting.pretrain_tokens > 0 {
-                let target = target_corpus.clone().ok_or_else(|| {
-                    Error::InvalidInput(format!("no {} corpus to pretrain on", study.target))
+                let text = target_corpus.clone().ok_or_else(|| {
+                    Error::InvalidInput(format!("no {target} corpus to pretrain on"))
                 })?;
                 let share = setting.english_share;
-                let mut corpora = vec![(study.target.clone(), target, 1.0 - share)];
+                let mut corpora = vec![(target.clone(), text, 1.0 - share)];
                 if share > 0.0 {
                     let en = base_corpus.clone().ok_or_else(|| {
                         Error::InvalidInput(format!("no {} corpus to mix in", study.base_language))
@@ -212,16 +221,17 @@ pub fn plan(study: &Study, layout: &Layout) -> Result<Plan> {
                 from = (plan.stages[i].address.hash.clone(), plan.stages[i].output());
             }
             if setting.instruct_examples > 0 {
-                let data = instruct.clone().ok_or_else(|| {
-                    Error::InvalidInput(format!("no {} instruction data", study.target))
-                })?;
+                let data = instruct
+                    .get(target)
+                    .cloned()
+                    .ok_or_else(|| Error::InvalidInput(format!("no {target} instruction data")))?;
                 let stage = stages::train_stage(
                     study,
                     &store,
                     TrainPlan {
                         stage: "sft",
                         from: (&from.0, &from.1),
-                        corpora: vec![(study.target.clone(), data, 1.0)],
+                        corpora: vec![(target.clone(), data, 1.0)],
                         tokens: 0,
                         examples: setting.instruct_examples,
                         seed,
@@ -233,8 +243,8 @@ pub fn plan(study: &Study, layout: &Layout) -> Result<Plan> {
             }
             let spec = MeasureStage {
                 model: from.0.clone(),
-                target: study.target.clone(),
-                languages: languages.clone(),
+                target: target.clone(),
+                languages: manifest::dedup(vec![study.base_language.clone(), target.clone()]),
                 settings: study.measure.clone(),
                 sources: sources.clone(),
             };

@@ -191,10 +191,15 @@ fn tables(study: &Study, cells: &[CellValue]) -> Vec<Table> {
     let varying = study.varying_axes();
     let mut out = Vec::new();
     for (heading, prefix) in FAMILIES {
+        // With several targets, the measurements of each cell's target share a column.
+        let several = study.targets().len() > 1;
         let mut measures: Vec<String> = cells
             .iter()
             .filter(|c| c.measure.starts_with(prefix))
-            .map(|c| c.measure.clone())
+            .map(|c| match several {
+                true => c.setting.generic(&c.measure),
+                false => c.measure.clone(),
+            })
             .collect();
         measures.sort();
         measures.dedup();
@@ -208,7 +213,7 @@ fn tables(study: &Study, cells: &[CellValue]) -> Vec<Table> {
                 .map(|m| {
                     cells
                         .iter()
-                        .find(|c| c.setting == setting && &c.measure == m)
+                        .find(|c| c.setting == setting && c.measure == setting.measure(m))
                         .map_or("".into(), |c| {
                             format!(
                                 "{:.3} [{:.3}, {:.3}]",

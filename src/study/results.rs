@@ -185,7 +185,7 @@ fn finding(f: &Finding, runs: &[Run]) -> FindingResult {
             let groups: Vec<&[(f64, f64)]> = in_scope
                 .iter()
                 .filter(|r| is_a(r))
-                .filter_map(|r| items_of(r, &f.measure))
+                .filter_map(|r| items_of(r, &r.setting.measure(&f.measure)))
                 .collect();
             if groups.is_empty() {
                 return no_data(f);
@@ -209,8 +209,9 @@ fn finding(f: &Finding, runs: &[Run]) -> FindingResult {
                             .filter(|x| *x != axis)
                             .all(|x| rb.setting.value(x) == ra.setting.value(x))
                 });
-                if let (Some(rb), Some(ia)) = (partner, items_of(ra, &f.measure))
-                    && let Some(ib) = items_of(rb, &f.measure)
+                if let (Some(rb), Some(ia)) =
+                    (partner, items_of(ra, &ra.setting.measure(&f.measure)))
+                    && let Some(ib) = items_of(rb, &rb.setting.measure(&f.measure))
                     && ia.len() == ib.len()
                 {
                     a_groups.push(ia);
