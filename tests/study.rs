@@ -374,8 +374,8 @@ fn bad_studies_are_refused_before_anything_runs_and_nothing_is_lost() {
     );
     bad(
         "pack.toml",
-        &MICRO.replace("people = 12", "people = 12\nlanguages = [\"en\", \"sw\"]"),
-        &["pack.toml", "`sw` has no language pack"],
+        &MICRO.replace("people = 12", "people = 12\nlanguages = [\"en\", \"yo\"]"),
+        &["pack.toml", "`yo` has no language pack"],
     );
     let many: Vec<String> = (0..300).map(|s| s.to_string()).collect();
     bad(

@@ -831,8 +831,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut spec = beyond::world::WorldSpec::new(6).unwrap();
         spec.people = 12;
-        let world = beyond::world::generate(spec, &mut |_| {}).unwrap();
-        beyond::world::write(&world, dir.path()).unwrap();
+        beyond::study::make_world(spec, dir.path(), &mut |_| {}).unwrap();
         let mut panel = EvaluatePanel {
             data: dir.path().display().to_string(),
             limit: 3,

@@ -15,9 +15,9 @@ use beyond::jobs::Job;
 use super::running::{Running, poll, waker};
 use super::settings;
 use beyond::model::LoadedModel;
+use beyond::study::pipeline::{self, RunSummary, Stage, StageKind};
 use beyond::train::{RunConfig, TrainReport, train};
-use beyond::world::pipeline::{self, RunSummary, Stage, StageKind};
-use beyond::world::{self, Summary, WorldSpec};
+use beyond::world::{Summary, WorldSpec};
 
 /// How often the pipeline is read again from the files.
 const REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
@@ -133,8 +133,8 @@ impl StartPanel {
                     job: Job::spawn("world", Some(waker(ui.ctx())), move |ctx| {
                         let mut spec = WorldSpec::new(seed)?;
                         spec.people = people;
-                        let w = world::generate(spec, &mut |stage| ctx.message(stage))?;
-                        world::write(&w, &dir)?;
+                        let w =
+                            beyond::study::make_world(spec, &dir, &mut |stage| ctx.message(stage))?;
                         Ok(w.summary)
                     }),
                     status: "starting".into(),

@@ -570,8 +570,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut spec = beyond::world::WorldSpec::new(5).unwrap();
         spec.people = 12;
-        let world = beyond::world::generate(spec, &mut |_| {}).unwrap();
-        beyond::world::write(&world, dir.path()).unwrap();
+        beyond::study::make_world(spec, dir.path(), &mut |_| {}).unwrap();
         let manifest = dir.path().join("recipes/base.toml");
         let panel = TrainPanel {
             manifest: manifest.display().to_string(),

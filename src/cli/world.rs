@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 
-use beyond::world::{self, WorldSpec, language::LanguagePack};
+use beyond::world::{WorldSpec, language::LanguagePack};
 
 #[derive(Debug, Subcommand)]
 pub enum WorldCommand {
@@ -84,12 +84,11 @@ fn generate(a: GenerateArgs) -> anyhow::Result<()> {
     }
     let start = Instant::now();
     let quiet = a.json;
-    let world = world::generate(spec, &mut |stage| {
+    let world = beyond::study::make_world(spec, &a.out, &mut |stage| {
         if !quiet {
             eprintln!("{stage} ...");
         }
     })?;
-    world::write(&world, &a.out)?;
     if a.json {
         return crate::cli::print_json(&world.summary);
     }

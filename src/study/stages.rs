@@ -15,7 +15,7 @@ use crate::jobs::JobContext;
 use crate::model::TextTokenizer;
 use crate::train::RunConfig;
 use crate::vocab::ResizeInit;
-use crate::world::{self, WorldSpec, language::LanguagePack};
+use crate::world::{WorldSpec, language::LanguagePack};
 
 /// The world a study generates.
 #[derive(Debug, Clone, Serialize)]
@@ -135,7 +135,7 @@ pub(super) fn base_stage(study: &Study, store: &Store, world: &Planned) -> Resul
         address: store.address("base", &spec)?,
         label: "base model (English)".into(),
         // About 1,000 tokens per person in the base corpus, per pass.
-        cost: (people * 1_000) as f64 * epochs.unwrap_or(world::recipes::BASE_EPOCHS) as f64,
+        cost: (people * 1_000) as f64 * epochs.unwrap_or(super::recipes::BASE_EPOCHS) as f64,
         work: Work::Base {
             spec,
             world: world.output(),
@@ -299,8 +299,8 @@ fn run_world(spec: &WorldStage, dir: &Path, ctx: &JobContext) -> Result<()> {
         .iter()
         .map(|l| LanguagePack::built_in(l))
         .collect::<Result<_>>()?;
-    let world = world::generate(w, &mut |stage| ctx.message(format!("world: {stage}")))?;
-    world::write(&world, dir)
+    super::make_world(w, dir, &mut |stage| ctx.message(format!("world: {stage}")))?;
+    Ok(())
 }
 
 /// A TOML string literal.

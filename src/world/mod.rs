@@ -8,9 +8,6 @@
 pub mod bench;
 pub mod facts;
 pub mod language;
-#[cfg(feature = "native")]
-pub mod pipeline;
-pub mod recipes;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -331,9 +328,6 @@ pub fn generate(spec: WorldSpec, progress: Progress) -> Result<World> {
         questions: counted,
         tokenizer: trained,
     };
-    for (name, text) in recipes::recipes(&spec, &summary)? {
-        files.insert(name, text.into_bytes());
-    }
     let world_json = describe(&spec, &summary, &entities, &facts, &writers)?;
     files.insert("world.json".into(), world_json.into_bytes());
     Ok(World {

@@ -364,12 +364,11 @@ pub fn evaluate(
 
 /// The subject as the prompt names it: the world's subjects in the prompt's language.
 fn subject_display(set: &McqSet, name: &str, frame: &Frame) -> String {
-    if set.format == Format::World {
-        if let Ok(pack) = crate::world::language::LanguagePack::built_in(&frame.language)
-            && let Ok(w) = pack.word(crate::world::facts::WordKind::Subject, name)
-        {
-            return w.to_string();
-        }
+    if set.format == Format::World
+        && let Ok(pack) = crate::world::language::LanguagePack::built_in(&frame.language)
+        && let Ok(w) = pack.word(crate::world::facts::WordKind::Subject, name)
+    {
+        return w.to_string();
     }
     prompt::subject_title(name)
 }

@@ -257,8 +257,7 @@ mod tests {
         assert!(!s[0].done && !s[1].done);
         let mut spec = crate::world::WorldSpec::new(3).unwrap();
         spec.people = 10;
-        let world = crate::world::generate(spec, &mut |_| {}).unwrap();
-        crate::world::write(&world, dir.path()).unwrap();
+        super::super::make_world(spec, dir.path(), &mut |_| {}).unwrap();
         let s = stages(dir.path());
         assert!(s[0].done, "{s:?}");
         assert!(s[0].detail.contains("en") && s[0].detail.contains("zh"));

@@ -1,9 +1,9 @@
 //! The training recipes a world ships with: the study's stages as manifests `beyond train` reads,
 //! chained through their output directories (`runs/` inside the world).
 
-use super::{Summary, WorldSpec};
 use crate::error::{Error, Result};
 use crate::model::{LlamaConfig, StorageDType};
+use crate::world::{Summary, WorldSpec};
 
 /// The base model's shape: small enough to train on a laptop CPU in minutes.
 pub fn base_shape(vocab_size: usize) -> LlamaConfig {
