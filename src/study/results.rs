@@ -32,6 +32,8 @@ pub struct Run {
 pub struct Row {
     pub study: String,
     pub cell: String,
+    /// The language transferred to.
+    pub target: String,
     pub vocab: String,
     pub pretrain_tokens: u64,
     pub english_share: f64,
@@ -99,6 +101,7 @@ pub fn rows(study: &Study, runs: &[Run]) -> Vec<Row> {
             out.push(Row {
                 study: study.name.clone(),
                 cell: run.setting.key(),
+                target: run.setting.target.clone(),
                 vocab: run.setting.vocab.to_string(),
                 pretrain_tokens: run.setting.pretrain_tokens,
                 english_share: run.setting.english_share,
