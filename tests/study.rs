@@ -2,7 +2,7 @@
 //! same `results.csv`; one killed with SIGKILL and run again gives the same results as one that
 //! was not; a study on real inputs (the HF fixture, the UDHR, a C-Eval-layout folder) runs
 //! through the same code; bad studies are refused before anything runs, and nothing already
-//! computed is touched.
+//! computed is touched; a configured judge scores every answer.
 
 mod common;
 
@@ -452,4 +452,86 @@ fn the_shipped_studies_read_at_both_scales() {
         assert!(s["runs_quick"].as_u64().unwrap() >= 9, "{s}");
         assert!(s["findings"].as_u64().unwrap() >= 2, "{s}");
     }
+}
+
+/// A judge that gives every answer the same scores, over HTTP as an OpenAI-compatible API
+/// does; returns its base address and how many requests it answered.
+fn fixed_judge() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let asked: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(asked["model"], "fixed");
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let reply = serde_json::json!({"choices": [{"message": {"role": "assistant",
+                "content": "{\"accuracy\": 2, \"fluency\": 3, \"informativeness\": 1, \"logicality\": 2, \"harmlessness\": 3}"}}]})
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn a_configured_judge_scores_every_answer_on_the_five_aspects() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, asked) = fixed_judge();
+    let text = MICRO
+        .replace(
+            "vocab = [\"original\", \"extended:24\"]",
+            "vocab = [\"original\"]",
+        )
+        .replace("pretrain_tokens = [0, 2048]", "pretrain_tokens = [0]")
+        .replace("seeds = [1, 2]", "seeds = [1]")
+        .replace(
+            "examples = 2\n",
+            &format!("examples = 2\njudge = {{ url = \"{url}\", model = \"fixed\" }}\n"),
+        );
+    let text = &text[..text.find("[[finding]]").unwrap()];
+    let file = write(dir.path(), "judged.toml", text);
+    run_micro(&file, &dir.path().join("ws"));
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        6,
+        "one request per answer"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("ws/micro/results.csv")).unwrap();
+    let value = |measure: &str| -> f64 {
+        let line = csv
+            .lines()
+            .find(|l| l.contains(&format!(",{measure},")))
+            .unwrap_or_else(|| panic!("no {measure} in {csv}"));
+        line.split(',').nth(9).unwrap().parse().unwrap()
+    };
+    for (measure, expected) in [
+        ("quality.zh.accuracy", 2.0),
+        ("quality.zh.fluency", 3.0),
+        ("quality.zh.informativeness", 1.0),
+        ("quality.zh.average", 2.2),
+        ("quality.zh.scored", 1.0),
+    ] {
+        assert!((value(measure) - expected).abs() < 1e-9, "{measure}");
+    }
+    let report = std::fs::read_to_string(dir.path().join("ws/micro/report.md")).unwrap();
+    assert!(report.contains("Answer quality by the judge"), "{report}");
 }

@@ -52,6 +52,31 @@ pub fn visual_pieces<'t>(bidi: &ParagraphBidiInfo<'t>, line: Range<usize>) -> Ve
     out
 }
 
+/// The order to place items (tokens, say) of a right-to-left paragraph in a flow that runs from
+/// the right: stored order, but each run of items that read left to right (`ltr`: numbers, Latin
+/// words) reversed, so that it still reads left to right.
+pub fn right_to_left_order(ltr: &[bool]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(ltr.len());
+    let mut i = 0;
+    while i < ltr.len() {
+        let j = (i..ltr.len())
+            .find(|&k| ltr[k] != ltr[i])
+            .unwrap_or(ltr.len());
+        match ltr[i] {
+            true => out.extend((i..j).rev()),
+            false => out.extend(i..j),
+        }
+        i = j;
+    }
+    out
+}
+
+/// For each byte of `text`, whether it reads left to right (its resolved bidi level is even).
+pub fn left_to_right_bytes(text: &str) -> Vec<bool> {
+    let bidi = ParagraphBidiInfo::new(text, None);
+    bidi.levels.iter().map(|l| l.is_ltr()).collect()
+}
+
 /// A paragraph laid out for display: its wrapped lines, each in display order.
 pub struct Laid {
     pub rows: Vec<Arc<Galley>>,
@@ -189,6 +214,16 @@ mod tests {
         // Urdu, with its own full stop (an Arabic letter to the algorithm: it stays with its
         // word, and the shaper sets it on the word's left).
         assert_eq!(pieces("کتا ہے۔"), ["ہے۔", " ", "کتا"]);
+    }
+
+    #[test]
+    fn tokens_of_a_number_in_arabic_still_read_left_to_right() {
+        // Arabic, Arabic, 1, 9, 7, 5, Arabic: from the right, the number's tokens reversed.
+        let ltr = [false, false, true, true, true, true, false];
+        assert_eq!(right_to_left_order(&ltr), [0, 1, 5, 4, 3, 2, 6]);
+        let text = "عام 1975 نعم";
+        let bytes = left_to_right_bytes(text);
+        assert!(!bytes[0] && bytes[text.find('1').unwrap()]);
     }
 
     /// Laid out by egui, the first word of an Arabic sentence is on the right, its number

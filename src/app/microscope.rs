@@ -78,7 +78,7 @@ impl MicroscopePanel {
                         ui.colored_label(egui::Color32::LIGHT_RED, e);
                     }
                     Some(Ok(t)) => match pieces(t, &self.text) {
-                        Ok(p) => show_pieces(ui, &p, self.text.chars().count(), right_to_left),
+                        Ok(p) => show_pieces(ui, &p, &self.text, right_to_left),
                         Err(e) => {
                             ui.colored_label(egui::Color32::LIGHT_RED, e.to_string());
                         }
@@ -90,7 +90,8 @@ impl MicroscopePanel {
 }
 
 /// The tokens as boxes, in reading order: from the right for a right-to-left text.
-fn show_pieces(ui: &mut egui::Ui, pieces: &[Piece], chars: usize, right_to_left: bool) {
+fn show_pieces(ui: &mut egui::Ui, pieces: &[Piece], text: &str, right_to_left: bool) {
+    let chars = text.chars().count();
     let fallback = pieces.iter().filter(|p| p.byte_fallback).count();
     ui.label(format!(
         "{} tokens, {:.2} per character, {} byte-fallback",
@@ -104,7 +105,19 @@ fn show_pieces(ui: &mut egui::Ui, pieces: &[Piece], chars: usize, right_to_left:
     };
     ui.with_layout(flow.with_main_wrap(true), |ui| {
         ui.spacing_mut().item_spacing = egui::vec2(2.0, 4.0);
-        for (i, p) in pieces.iter().enumerate() {
+        let order: Vec<usize> = match right_to_left {
+            true => {
+                let ltr = super::bidi::left_to_right_bytes(text);
+                let of_piece: Vec<bool> = pieces
+                    .iter()
+                    .map(|p| ltr.get(p.start).copied().unwrap_or(false))
+                    .collect();
+                super::bidi::right_to_left_order(&of_piece)
+            }
+            false => (0..pieces.len()).collect(),
+        };
+        for i in order {
+            let p = &pieces[i];
             let hue = [
                 egui::Color32::from_rgb(60, 90, 140),
                 egui::Color32::from_rgb(60, 120, 90),
@@ -202,6 +215,8 @@ mod right_to_left_and_indic {
     fn shaped_text_in_four_scripts() {
         let mut panel = MicroscopePanel::default();
         panel.load(0, &shared().join("tokenizers/llama2/tokenizer.json"));
+        // The same picture wherever the fixtures are.
+        panel.paths[0] = "llama2/tokenizer.json".into();
         let mut h = harness(|ui, p: &mut MicroscopePanel| p.ui(ui), panel);
         for (code, text) in [
             (

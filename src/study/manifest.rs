@@ -245,6 +245,9 @@ pub struct MeasureSettings {
     pub heldout_lines: Option<usize>,
     /// Code-switching examples kept per cell in the report.
     pub examples: usize,
+    /// A judge scoring each answer on LLM-Eval's five aspects (0-3), when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<StudyJudge>,
 }
 
 impl Default for MeasureSettings {
@@ -255,8 +258,26 @@ impl Default for MeasureSettings {
             questions_per_subject: None,
             heldout_lines: None,
             examples: 3,
+            judge: None,
         }
     }
+}
+
+/// The judge of a study's answers: an OpenAI-compatible chat API. Its key is read from
+/// `BEYOND_JUDGE_KEY` (or `OPENAI_API_KEY`) when the answers are judged, never from the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyJudge {
+    /// The API's base (`http://host:port/v1`) or its `.../chat/completions` address.
+    pub url: String,
+    pub model: String,
+    /// Answers judged at once.
+    #[serde(default = "judge_parallel")]
+    pub parallel: usize,
+}
+
+fn judge_parallel() -> usize {
+    4
 }
 
 /// A finding of the paper, put to the data.
@@ -835,6 +856,13 @@ impl Study {
                 }
                 out.push(format!("answers.{t}.target_share"));
                 out.push(format!("answers.{t}.codeswitch_rate"));
+                if self.measure.judge.is_some() {
+                    for aspect in crate::eval::quality::ASPECTS {
+                        out.push(format!("quality.{t}.{aspect}"));
+                    }
+                    out.push(format!("quality.{t}.average"));
+                    out.push(format!("quality.{t}.scored"));
+                }
             }
         }
         out

@@ -263,11 +263,64 @@ fn answers(
         out.items
             .insert(format!("answers.{target}.fact_correct"), correct);
     }
+    if let Some(j) = &spec.settings.judge {
+        judge(j, &answers, target, out, ctx);
+    }
     out.items
         .insert(format!("answers.{target}.target_share"), share);
     out.items
         .insert(format!("answers.{target}.codeswitch_rate"), switched);
     Ok(())
+}
+
+/// Scores the answers on LLM-Eval's five aspects (0-3) by the study's judge: one item per
+/// answer the judge scored, and the share it scored (a reply without scores is counted, not
+/// guessed).
+fn judge(
+    j: &super::manifest::StudyJudge,
+    answers: &[crate::eval::prompts::Answer],
+    target: &str,
+    out: &mut Measured,
+    ctx: &JobContext,
+) {
+    use crate::eval::judge::{Judge, JudgeConfig, Secret, judge_answers};
+    use crate::eval::quality::ASPECTS;
+    let key = std::env::var("BEYOND_JUDGE_KEY")
+        .or_else(|_| std::env::var("OPENAI_API_KEY"))
+        .ok()
+        .map(Secret::new);
+    let judge = Judge::new(JudgeConfig {
+        url: j.url.clone(),
+        model: j.model.clone(),
+        key,
+        timeout: std::time::Duration::from_secs(120),
+        attempts: 2,
+    });
+    ctx.message(format!("judging {} answers at {}", answers.len(), j.url));
+    let scores = judge_answers(&judge, answers, j.parallel, Some(ctx));
+    let mut aspects: Vec<Vec<(f64, f64)>> = vec![Vec::new(); ASPECTS.len() + 1];
+    let mut scored = Vec::new();
+    for s in &scores {
+        match s {
+            Some(Ok(s)) => {
+                for (i, v) in s.values().into_iter().enumerate() {
+                    aspects[i].push((v, 1.0));
+                }
+                aspects[ASPECTS.len()].push((s.average(), 1.0));
+                scored.push((1.0, 1.0));
+            }
+            Some(Err(reason)) => {
+                ctx.message(format!("an answer was not scored: {reason}"));
+                scored.push((0.0, 1.0));
+            }
+            None => {}
+        }
+    }
+    let names = ASPECTS.iter().copied().chain(["average"]);
+    for (name, items) in names.zip(aspects) {
+        out.items.insert(format!("quality.{target}.{name}"), items);
+    }
+    out.items.insert(format!("quality.{target}.scored"), scored);
 }
 
 /// Held-out instructions of a world: questions in the target language about facts the

@@ -170,11 +170,15 @@ fn settings_line(study: &Study, info: &RunInfo) -> String {
 }
 
 /// The families of measurements, for the tables: (heading, name prefix).
-const FAMILIES: [(&str, &str); 4] = [
+const FAMILIES: [(&str, &str); 5] = [
     ("Knowledge (accuracy, text scoring)", "knowledge."),
     ("Held-out text: bits per byte", "bits_per_byte."),
     ("Tokens per character", "tokens_per_char."),
     ("Answers to held-out instructions", "answers."),
+    (
+        "Answer quality by the judge (LLM-Eval's aspects, 0-3)",
+        "quality.",
+    ),
 ];
 
 /// A table of the report: one family of measurements, a row per cell.

@@ -208,8 +208,9 @@ pub struct Piece {
     pub id: u32,
     /// The vocabulary entry (`▁the`, `<0xE4>`).
     pub token: String,
-    /// The stretch of the input it covers.
+    /// The stretch of the input it covers, and where it starts (a byte offset).
     pub text: String,
+    pub start: usize,
     pub byte_fallback: bool,
 }
 
@@ -232,6 +233,7 @@ pub fn pieces(tokenizer: &TextTokenizer, text: &str) -> Result<Vec<Piece>> {
             id,
             token: token.clone(),
             text: text.get(start..end).unwrap_or("").to_string(),
+            start,
             byte_fallback: is_byte_token(token),
         })
         .collect())
