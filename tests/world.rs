@@ -37,7 +37,8 @@ fn the_same_seed_makes_the_same_bytes() {
     assert_eq!(digest, WORLD_DIGEST, "seed 3's world changed: {digest:#x}");
 }
 
-const WORLD_DIGEST: u64 = 0x5fb93ee637742353;
+// Changed when the training recipes left the world's files for `study::make_world`.
+const WORLD_DIGEST: u64 = 0x797fb91a33d015ed;
 
 #[test]
 fn answers_are_true_distractors_false_and_stems_do_not_leak() {
