@@ -10,7 +10,7 @@ out="$(realpath -m "${1:-$root/target/screenshots}")"
 mkdir -p "$out"
 bin="${BEYOND_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/beyond}"
 [ -x "$bin" ] || { echo "$bin: not built (cargo build, or set BEYOND_BIN)" >&2; exit 1; }
-fixture="${BEYOND_SHARED:-$root/../shared}/fixtures/tiny-llama-a"
+fixture="$root/tests/fixtures/tiny-llama-a"
 work="$(mktemp -d)"
 display=":$((90 + RANDOM % 9))"
 

@@ -34,12 +34,28 @@ pub enum Error {
     /// A compute device that could not be set up.
     #[error("device: {0}")]
     Device(String),
+    /// A device that computes wrong results (found by `device::check` before any work).
+    #[error(
+        "device: {adapter} computes wrong sums: {fault}; training or evaluating on it would be \
+         silently wrong. Use --device cpu, or a newer driver (Mesa 25's lavapipe passes)"
+    )]
+    DeviceFault { adapter: String, fault: String },
     /// A value that could not be written out (JSON, TOML).
     #[error("cannot write the data: {0}")]
     Serialize(String),
     /// A figure that could not be drawn.
     #[error("cannot draw a figure: {0}")]
     Figure(String),
+    /// Training stopped because the loss or the gradient norm stopped being a number.
+    #[error("{what} at step {step}; stopped. The last good checkpoint is {last_checkpoint}")]
+    Diverged {
+        what: String,
+        step: u64,
+        last_checkpoint: String,
+    },
+    /// A failure inside the program (a caught panic): a bug to report, with this message.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The job was cancelled before it finished.
     #[error("cancelled")]
     Cancelled,

@@ -132,7 +132,7 @@ impl<T: Send + 'static> Job<T> {
                         .cloned()
                         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                         .unwrap_or_else(|| "unknown failure".into());
-                    Err(Error::InvalidInput(format!("internal error: {what}")))
+                    Err(Error::Internal(what))
                 });
             let finished = Event::Finished {
                 ok: outcome.is_ok(),

@@ -18,6 +18,8 @@ pub mod rng;
 pub mod serve;
 #[cfg(feature = "native")]
 pub mod study;
+#[cfg(feature = "native")]
+pub mod tasks;
 pub mod train;
 pub mod vocab;
 pub mod world;

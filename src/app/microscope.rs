@@ -4,6 +4,7 @@
 use super::files::{PathKind, path_field};
 use eframe::egui;
 
+use super::style;
 use beyond::model::TextTokenizer;
 use beyond::vocab::{Piece, pieces};
 
@@ -75,12 +76,12 @@ impl MicroscopePanel {
                         ui.label("(no tokenizer loaded)");
                     }
                     Some(Err(e)) => {
-                        ui.colored_label(egui::Color32::LIGHT_RED, e);
+                        style::error(ui, e);
                     }
                     Some(Ok(t)) => match pieces(t, &self.text) {
                         Ok(p) => show_pieces(ui, &p, &self.text, right_to_left),
                         Err(e) => {
-                            ui.colored_label(egui::Color32::LIGHT_RED, e.to_string());
+                            style::error(ui, e.to_string());
                         }
                     },
                 }
@@ -118,12 +119,7 @@ fn show_pieces(ui: &mut egui::Ui, pieces: &[Piece], text: &str, right_to_left: b
         };
         for i in order {
             let p = &pieces[i];
-            let hue = [
-                egui::Color32::from_rgb(60, 90, 140),
-                egui::Color32::from_rgb(60, 120, 90),
-                egui::Color32::from_rgb(120, 90, 60),
-                egui::Color32::from_rgb(110, 70, 120),
-            ][i % 4];
+            let hue = style::TOKENS[i % style::TOKENS.len()];
             let label = match p.byte_fallback {
                 true => p.token.clone(),
                 false => p.token.replace('\u{2581}', "·"),
@@ -131,7 +127,7 @@ fn show_pieces(ui: &mut egui::Ui, pieces: &[Piece], text: &str, right_to_left: b
             let (label, family) = on_its_own(ui.ctx(), &label);
             // Byte-fallback tokens: a red box, so a script the vocabulary lacks stands out.
             let fill = match p.byte_fallback {
-                true => egui::Color32::from_rgb(170, 50, 50),
+                true => style::BYTE_FALLBACK,
                 false => hue,
             };
             ui.add(
@@ -166,7 +162,7 @@ fn on_its_own(ctx: &egui::Context, token: &str) -> (String, egui::FontFamily) {
 #[cfg(test)]
 mod tests {
     use super::MicroscopePanel;
-    use crate::app::testing::{harness, shared, wait_for};
+    use crate::app::testing::{harness, llama2_tokenizer, udhr_dir, wait_for};
 
     /// Every UDHR language's first paragraph drawn under the LLaMA-2 tokenizer: the harness
     /// fails on any character the fonts cannot draw.
@@ -186,10 +182,10 @@ mod tests {
             return;
         }
         let mut panel = MicroscopePanel::default();
-        panel.load(0, &shared().join("tokenizers/llama2/tokenizer.json"));
+        panel.load(0, &llama2_tokenizer());
         let mut h = harness(|ui, p: &mut MicroscopePanel| p.ui(ui), panel);
         let mut languages = 0;
-        for entry in std::fs::read_dir(shared().join("corpora/udhr")).unwrap() {
+        for entry in std::fs::read_dir(udhr_dir()).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
             let first = text.lines().find(|l| !l.trim().is_empty()).unwrap();
@@ -206,7 +202,7 @@ mod tests {
 #[cfg(test)]
 mod right_to_left_and_indic {
     use super::MicroscopePanel;
-    use crate::app::testing::{harness, shared, snapshot, wait_for};
+    use crate::app::testing::{harness, llama2_tokenizer, snapshot, wait_for};
 
     /// Arabic and Urdu read right to left with their letters joined, Hindi and Tamil with their
     /// conjuncts and vowel signs formed: sentences of the world's language packs in the
@@ -214,7 +210,7 @@ mod right_to_left_and_indic {
     #[test]
     fn shaped_text_in_four_scripts() {
         let mut panel = MicroscopePanel::default();
-        panel.load(0, &shared().join("tokenizers/llama2/tokenizer.json"));
+        panel.load(0, &llama2_tokenizer());
         // The same picture wherever the fixtures are.
         panel.paths[0] = "llama2/tokenizer.json".into();
         let mut h = harness(|ui, p: &mut MicroscopePanel| p.ui(ui), panel);

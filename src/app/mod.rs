@@ -13,6 +13,7 @@ mod running;
 mod settings;
 mod start;
 mod study;
+mod style;
 #[cfg(test)]
 mod testing;
 mod train;

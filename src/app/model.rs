@@ -4,6 +4,7 @@ use super::files::{PathKind, path_field};
 use super::settings;
 use eframe::egui;
 
+use super::style;
 use beyond::device::{self, DeviceChoice, DeviceInfo};
 use beyond::model::loaded::{ModelInfo, describe};
 
@@ -67,7 +68,7 @@ impl ModelPanel {
                 ui.label("A directory as transformers writes it: config.json, model.safetensors (or shards), tokenizer.json.");
             }
             Some(Err(e)) => {
-                ui.colored_label(egui::Color32::LIGHT_RED, e);
+                style::error(ui, e);
             }
             Some(Ok(info)) => {
                 let a = &info.architecture;
@@ -128,7 +129,7 @@ impl ModelPanel {
                 ui.label(info.summary());
             }
             Some(Err(e)) => {
-                ui.colored_label(egui::Color32::LIGHT_RED, e);
+                style::error(ui, e);
             }
             None => {}
         }
@@ -138,12 +139,12 @@ impl ModelPanel {
 #[cfg(test)]
 mod tests {
     use super::ModelPanel;
-    use crate::app::testing::{click, harness, shared, snapshot, wait_for};
+    use crate::app::testing::{click, fixture_a, harness, snapshot, wait_for};
 
     #[test]
     fn describes_the_fixture_and_says_what_is_wrong_with_a_folder() {
         let mut panel = ModelPanel::default();
-        panel.open(&shared().join("fixtures/tiny-llama-a"));
+        panel.open(&fixture_a());
         let mut h = harness(|ui, p: &mut ModelPanel| p.ui(ui), panel);
         wait_for(&mut h, "parameters", 5);
         // A folder that is not a model: the error shows in place and the page keeps working.
@@ -156,8 +157,8 @@ mod tests {
     #[test]
     fn snapshot_of_the_fixture_described() {
         let mut panel = ModelPanel::default();
-        panel.open(&shared().join("fixtures/tiny-llama-a"));
-        panel.dir = "../shared/fixtures/tiny-llama-a".into();
+        panel.open(&fixture_a());
+        panel.dir = "tests/fixtures/tiny-llama-a".into();
         let mut h = harness(|ui, p: &mut ModelPanel| p.ui(ui), panel);
         wait_for(&mut h, "parameters", 5);
         snapshot(&mut h, "model-page");

@@ -2,27 +2,26 @@
 //! model or two side by side, the tokens streaming in, each coloured by its writing system so
 //! that code-switching shows as it happens.
 
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use super::files::{PathKind, path_field};
-use eframe::egui::{self, Color32, RichText, text::LayoutJob};
+use eframe::egui::{self, RichText, text::LayoutJob};
 use unicode_script::{Script, UnicodeScript};
 
 use beyond::data::instruct::Template;
 use beyond::device::{self, DeviceChoice};
-use beyond::jobs::Event;
-use beyond::model::{Generation, LoadedModel, SamplingConfig, generate};
+use beyond::model::SamplingConfig;
+use beyond::tasks::{self, Generated};
 
-use super::running::{Running, poll};
+use super::running::Task;
 use super::settings;
+use super::style;
 
 /// One side: a model, its streaming job, and what it wrote.
 #[derive(Default)]
 struct Side {
     model: String,
-    job: Option<Running<(Generation, f64)>>,
-    result: Option<Result<(Generation, f64), String>>,
+    task: Task<Generated>,
 }
 
 pub struct PlaygroundPanel {
@@ -55,25 +54,6 @@ impl Default for PlaygroundPanel {
             top_p: 1.0,
             seed: 0,
         }
-    }
-}
-
-/// The colour of a piece of text: by the script of its first letter.
-fn script_colour(text: &str, ui: &egui::Ui) -> Color32 {
-    let script = text
-        .chars()
-        .map(|c| c.script())
-        .find(|s| !matches!(s, Script::Common | Script::Inherited | Script::Unknown));
-    match script {
-        Some(Script::Latin) => Color32::from_rgb(110, 170, 240),
-        Some(Script::Han) => Color32::from_rgb(240, 150, 80),
-        Some(Script::Hiragana | Script::Katakana) => Color32::from_rgb(220, 110, 200),
-        Some(Script::Hangul) => Color32::from_rgb(120, 200, 120),
-        Some(Script::Cyrillic) => Color32::from_rgb(230, 210, 90),
-        Some(Script::Arabic) => Color32::from_rgb(90, 200, 200),
-        Some(Script::Devanagari) => Color32::from_rgb(240, 120, 120),
-        Some(_) => Color32::from_rgb(180, 180, 255),
-        None => ui.visuals().text_color(),
     }
 }
 
@@ -110,41 +90,16 @@ impl PlaygroundPanel {
             seed: self.seed,
             ..SamplingConfig::default()
         };
-        self.sides[i].result = None;
         let choice = self.device;
-        self.sides[i].job = Some(Running::start("generate", ctx, move |ctx| {
-            sampling.validate()?;
+        self.sides[i].task.start("generate", ctx, move |ctx| {
             let (device, _) = device::select(choice)?;
-            let loaded = LoadedModel::open(&dir, &device)?;
-            let tokenizer = loaded.require_tokenizer()?;
-            let ids = tokenizer.encode_with_bos(&prompt)?;
-            let started = std::time::Instant::now();
-            let g = generate(
-                &loaded.model,
-                Some(tokenizer),
-                &ids,
-                &sampling,
-                &tokenizer.eos_ids,
-                |step| {
-                    ctx.emit(Event::Token {
-                        id: step.id,
-                        text: step.text.clone(),
-                    });
-                    match ctx.is_cancelled() {
-                        true => ControlFlow::Break(()),
-                        false => ControlFlow::Continue(()),
-                    }
-                },
-            )?;
-            Ok((g, started.elapsed().as_secs_f64()))
-        }));
+            tasks::generate_text(&dir, &prompt, &sampling, &device, ctx)
+        });
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         for side in &mut self.sides {
-            if let Some(r) = poll(&mut side.job) {
-                side.result = Some(r);
-            }
+            side.task.poll();
         }
         ui.heading("Playground");
         ui.horizontal(|ui| {
@@ -194,7 +149,7 @@ impl PlaygroundPanel {
             ui.add(egui::DragValue::new(&mut self.seed))
                 .accessible_name("seed");
         });
-        let busy = self.sides.iter().any(|s| s.job.is_some());
+        let busy = self.sides.iter().any(|s| s.task.is_running());
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(!busy, egui::Button::new("Generate"))
@@ -208,9 +163,7 @@ impl PlaygroundPanel {
             }
             if busy && ui.button("Stop").clicked() {
                 for s in &self.sides {
-                    if let Some(r) = &s.job {
-                        r.job.cancel();
-                    }
+                    s.task.cancel();
                 }
             }
             ui.label(
@@ -232,10 +185,11 @@ impl PlaygroundPanel {
     fn side_ui(&self, ui: &mut egui::Ui, i: usize) {
         let side = &self.sides[i];
         ui.label(RichText::new(&side.model).weak());
-        let pieces: Vec<String> = match (&side.job, &side.result) {
-            (Some(r), _) => r.tokens.clone(),
-            _ => Vec::new(),
-        };
+        let pieces: Vec<String> = side
+            .task
+            .running()
+            .map(|r| r.tokens.clone())
+            .unwrap_or_default();
         let mut job = LayoutJob::default();
         job.append(
             &self.prompt,
@@ -245,11 +199,11 @@ impl PlaygroundPanel {
                 ..Default::default()
             },
         );
-        match &side.result {
-            Some(Ok((g, _))) if side.job.is_none() => {
+        match side.task.result() {
+            Some(Ok(done)) if !side.task.is_running() => {
                 // The finished text, cut into pieces of one script each for colouring.
-                for piece in split_by_script(&g.text) {
-                    let colour = script_colour(piece, ui);
+                for piece in split_by_script(&done.generation.text) {
+                    let colour = super::style::script(piece, ui);
                     job.append(
                         piece,
                         0.0,
@@ -262,7 +216,7 @@ impl PlaygroundPanel {
             }
             _ => {
                 for piece in &pieces {
-                    let colour = script_colour(piece, ui);
+                    let colour = super::style::script(piece, ui);
                     job.append(
                         piece,
                         0.0,
@@ -275,26 +229,22 @@ impl PlaygroundPanel {
             }
         }
         super::bidi::label(ui, job);
-        if let Some(r) = &side.job {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(&r.status);
-            });
-        }
-        match &side.result {
-            Some(Ok((g, seconds))) => {
+        ui.horizontal(|ui| side.task.status_ui(ui, false));
+        match side.task.result() {
+            Some(Ok(done)) => {
+                let g = &done.generation;
                 let n = g.ids.len() - g.prompt_len;
                 ui.label(
                     RichText::new(format!(
                         "{n} tokens, {:.1} tokens/s, stopped: {:?}",
-                        n as f64 / seconds.max(1e-9),
+                        done.tokens_per_second(),
                         g.stop_reason
                     ))
                     .weak(),
                 );
             }
             Some(Err(e)) => {
-                ui.colored_label(Color32::LIGHT_RED, e);
+                style::error(ui, e);
             }
             None => {}
         }
@@ -325,7 +275,7 @@ fn split_by_script(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::PlaygroundPanel;
-    use crate::app::testing::{click, harness, shared, wait_for};
+    use crate::app::testing::{click, fixture_a, harness, wait_for};
 
     #[test]
     fn generates_from_the_fixture_model() {
@@ -333,12 +283,14 @@ mod tests {
             max_new_tokens: 8,
             ..PlaygroundPanel::default()
         };
-        panel.set_model(&shared().join("fixtures/tiny-llama-a"));
+        panel.set_model(&fixture_a());
         let mut h = harness(|ui, p: &mut PlaygroundPanel| p.ui(ui), panel);
         click(&mut h, "Generate");
         wait_for(&mut h, "tokens/s", 30);
-        match &h.state().sides[0].result {
-            Some(Ok((g, _))) => assert_eq!(g.ids.len() - g.prompt_len, 8),
+        match h.state().sides[0].task.result() {
+            Some(Ok(done)) => {
+                assert_eq!(done.generation.ids.len() - done.generation.prompt_len, 8)
+            }
             other => panic!("{:?}", other.as_ref().map(|_| ())),
         }
     }
@@ -348,7 +300,7 @@ mod tests {
     #[test]
     fn a_corrupt_weights_file_is_an_error_in_place() {
         let dir = tempfile::tempdir().unwrap();
-        let fixture = shared().join("fixtures/tiny-llama-a");
+        let fixture = fixture_a();
         for entry in std::fs::read_dir(&fixture).unwrap() {
             let path = entry.unwrap().path();
             if path.is_file() {
@@ -366,7 +318,7 @@ mod tests {
         let mut h = harness(|ui, p: &mut PlaygroundPanel| p.ui(ui), panel);
         click(&mut h, "Generate");
         wait_for(&mut h, "model.safetensors", 30);
-        assert!(matches!(&h.state().sides[0].result, Some(Err(_))));
+        assert!(matches!(h.state().sides[0].task.result(), Some(Err(_))));
         h.state_mut().set_model(&fixture);
         click(&mut h, "Generate");
         wait_for(&mut h, "tokens/s", 30);

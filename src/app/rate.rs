@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::files::{PathKind, path_field};
-use eframe::egui::{self, Color32, RichText};
+use eframe::egui::{self, RichText};
 
 use beyond::eval::prompts::{Answer, read_answers};
 use beyond::eval::quality::{
@@ -15,6 +15,7 @@ use beyond::eval::quality::{
 };
 
 use super::settings;
+use super::style;
 
 /// Two answer files, paired by prompt id.
 struct Pairs {
@@ -130,7 +131,7 @@ impl RatePanel {
         let pairs = match &self.loaded {
             None => return,
             Some(Err(e)) => {
-                ui.colored_label(Color32::LIGHT_RED, e);
+                style::error(ui, e);
                 return;
             }
             Some(Ok(p)) => p,
@@ -201,7 +202,7 @@ impl RatePanel {
                 ui.label(m);
             }
             Some(Err(e)) => {
-                ui.colored_label(Color32::LIGHT_RED, e);
+                style::error(ui, e);
             }
             None => {}
         }

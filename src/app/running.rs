@@ -69,3 +69,94 @@ pub fn poll<T: Send + 'static>(slot: &mut Option<Running<T>>) -> Option<Result<T
     *slot = None;
     Some(result.map_err(|e| e.to_string()))
 }
+
+/// A job started from a page and, once it has finished, its result: what every button that
+/// starts work keeps, with the spinner, status and Stop button drawn while it runs.
+pub struct Task<T> {
+    running: Option<Running<T>>,
+    result: Option<Result<T, String>>,
+}
+
+impl<T> Default for Task<T> {
+    fn default() -> Self {
+        Self {
+            running: None,
+            result: None,
+        }
+    }
+}
+
+impl<T: Send + 'static> Task<T> {
+    /// Starts `work`, forgetting the last result.
+    pub fn start(
+        &mut self,
+        name: &str,
+        ctx: &egui::Context,
+        work: impl FnOnce(&beyond::jobs::JobContext) -> beyond::Result<T> + Send + 'static,
+    ) {
+        self.result = None;
+        self.running = Some(Running::start(name, ctx, work));
+    }
+
+    /// Drains the job's events; true in the frame its result arrives.
+    pub fn poll(&mut self) -> bool {
+        match poll(&mut self.running) {
+            Some(result) => {
+                self.result = Some(result);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// The job while it runs (its status, metrics and tokens so far).
+    pub fn running(&self) -> Option<&Running<T>> {
+        self.running.as_ref()
+    }
+
+    pub fn result(&self) -> Option<&Result<T, String>> {
+        self.result.as_ref()
+    }
+
+    pub fn result_mut(&mut self) -> Option<&mut Result<T, String>> {
+        self.result.as_mut()
+    }
+
+    /// The result if the job succeeded.
+    pub fn output(&self) -> Option<&T> {
+        self.result.as_ref()?.as_ref().ok()
+    }
+
+    /// Puts a result in place, as if a job had returned it.
+    pub fn set_result(&mut self, result: Result<T, String>) {
+        self.result = Some(result);
+    }
+
+    pub fn cancel(&self) {
+        if let Some(r) = &self.running {
+            r.job.cancel();
+        }
+    }
+
+    /// While it runs: a spinner, the last status and a Stop button (when `stoppable`).
+    pub fn status_ui(&self, ui: &mut egui::Ui, stoppable: bool) {
+        if let Some(r) = &self.running {
+            ui.spinner();
+            ui.label(&r.status);
+            if stoppable && ui.button("Stop").clicked() {
+                r.job.cancel();
+            }
+        }
+    }
+
+    /// The error, in the error colour, if the job failed.
+    pub fn error_ui(&self, ui: &mut egui::Ui) {
+        if let Some(Err(e)) = &self.result {
+            super::style::error(ui, e);
+        }
+    }
+}

@@ -10,11 +10,11 @@ use eframe::egui;
 
 use beyond::device::{self, DeviceChoice};
 use beyond::eval::mcq::{self, Format, McqOptions, McqReport};
-use beyond::jobs::Job;
+use beyond::tasks;
 
-use super::running::{Running, poll, waker};
+use super::running::Task;
 use super::settings;
-use beyond::model::LoadedModel;
+use super::style;
 use beyond::study::pipeline::{self, RunSummary, Stage, StageKind};
 use beyond::train::{RunConfig, TrainReport, train};
 use beyond::world::{Summary, WorldSpec};
@@ -34,12 +34,9 @@ pub struct StartPanel {
     seed: u64,
     people: usize,
     dir: String,
-    world: Option<Result<Summary, String>>,
-    generating: Option<Running<Summary>>,
-    training: Option<Running<TrainReport>>,
-    trained: Option<Result<TrainReport, String>>,
-    evaluating: Option<Running<McqReport>>,
-    evaluated: Option<Result<McqReport, String>>,
+    world: Task<Summary>,
+    training: Task<TrainReport>,
+    evaluating: Task<McqReport>,
     /// The pipeline and the runs as last read, and when.
     pipeline: Option<(std::time::Instant, Vec<Stage>, Vec<RunSummary>)>,
     /// Set when a run is picked to be shown on the Train page.
@@ -53,12 +50,9 @@ impl Default for StartPanel {
             seed: 0,
             people: 120,
             dir: "world".into(),
-            world: None,
-            generating: None,
-            training: None,
-            trained: None,
-            evaluating: None,
-            evaluated: None,
+            world: Task::default(),
+            training: Task::default(),
+            evaluating: Task::default(),
             pipeline: None,
             open_run: None,
         }
@@ -81,17 +75,13 @@ impl StartPanel {
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui) {
-        if let Some(r) = poll(&mut self.generating) {
-            self.world = Some(r);
+        // What the world and training write changes the pipeline: read it again.
+        let generated = self.world.poll();
+        let trained = self.training.poll();
+        if generated || trained {
             self.pipeline = None;
         }
-        if let Some(r) = poll(&mut self.training) {
-            self.trained = Some(r);
-            self.pipeline = None;
-        }
-        if let Some(r) = poll(&mut self.evaluating) {
-            self.evaluated = Some(r);
-        }
+        self.evaluating.poll();
         egui::ScrollArea::vertical().show(ui, |ui| self.page(ui));
     }
 
@@ -119,8 +109,7 @@ impl StartPanel {
                 260.0,
             );
         });
-        let busy =
-            self.generating.is_some() || self.training.is_some() || self.evaluating.is_some();
+        let busy = self.busy();
         ui.add_space(6.0);
         // 1. The world.
         ui.horizontal(|ui| {
@@ -129,51 +118,37 @@ impl StartPanel {
                 .clicked()
             {
                 let (seed, people, dir) = (self.seed, self.people, self.root());
-                self.generating = Some(Running {
-                    job: Job::spawn("world", Some(waker(ui.ctx())), move |ctx| {
-                        let mut spec = WorldSpec::new(seed)?;
-                        spec.people = people;
-                        let w =
-                            beyond::study::make_world(spec, &dir, &mut |stage| ctx.message(stage))?;
-                        Ok(w.summary)
-                    }),
-                    status: "starting".into(),
-                    metrics: Vec::new(),
-                    tokens: Vec::new(),
+                self.world.start("world", ui.ctx(), move |ctx| {
+                    let mut spec = WorldSpec::new(seed)?;
+                    spec.people = people;
+                    let w = beyond::study::make_world(spec, &dir, &mut |stage| ctx.message(stage))?;
+                    Ok(w.summary)
                 });
             }
-            if let Some(r) = &self.generating {
-                ui.spinner();
-                ui.label(&r.status);
-            }
+            self.world.status_ui(ui, false);
         });
-        match &self.world {
-            Some(Ok(s)) => {
-                let list = |m: &std::collections::BTreeMap<String, usize>| {
-                    m.iter()
-                        .map(|(k, v)| format!("{v} {}", k.replace('_', " ")))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
+        self.world.error_ui(ui);
+        if let Some(s) = self.world.output() {
+            let list = |m: &std::collections::BTreeMap<String, usize>| {
+                m.iter()
+                    .map(|(k, v)| format!("{v} {}", k.replace('_', " ")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            ui.label(format!(
+                "entities: {}; facts: {}; base tokenizer {} tokens",
+                list(&s.entities),
+                list(&s.facts),
+                s.tokenizer.vocab_size
+            ));
+            for (lang, c) in &s.corpora {
                 ui.label(format!(
-                    "entities: {}; facts: {}; base tokenizer {} tokens",
-                    list(&s.entities),
-                    list(&s.facts),
-                    s.tokenizer.vocab_size
+                    "corpus {lang}: {} documents, {} tokens, {:.2} tokens per character",
+                    c.documents,
+                    c.tokens,
+                    c.tokens as f64 / c.characters.max(1) as f64
                 ));
-                for (lang, c) in &s.corpora {
-                    ui.label(format!(
-                        "corpus {lang}: {} documents, {} tokens, {:.2} tokens per character",
-                        c.documents,
-                        c.tokens,
-                        c.tokens as f64 / c.characters.max(1) as f64
-                    ));
-                }
             }
-            Some(Err(e)) => {
-                ui.colored_label(egui::Color32::LIGHT_RED, e);
-            }
-            None => {}
         }
         ui.add_space(6.0);
         // 2. The base model.
@@ -187,40 +162,24 @@ impl StartPanel {
                 .clicked()
             {
                 let choice = self.device;
-                self.training = Some(Running {
-                    job: Job::spawn("train", Some(waker(ui.ctx())), move |ctx| {
-                        let config = RunConfig::from_toml_file(&recipe)?;
-                        let (device, _) = device::select(choice)?;
-                        let resume = config.output.join("checkpoints").is_dir();
-                        train(&config, &device, resume, ctx)
-                    }),
-                    status: "starting".into(),
-                    metrics: Vec::new(),
-                    tokens: Vec::new(),
+                self.training.start("train", ui.ctx(), move |ctx| {
+                    let config = RunConfig::from_toml_file(&recipe)?;
+                    let (device, _) = device::select(choice)?;
+                    let resume = config.output.join("checkpoints").is_dir();
+                    train(&config, &device, resume, ctx)
                 });
             }
-            if let Some(r) = &self.training {
-                ui.spinner();
-                ui.label(&r.status);
-                if ui.button("Stop").clicked() {
-                    r.job.cancel();
-                }
-            }
+            self.training.status_ui(ui, true);
         });
-        match &self.trained {
-            Some(Ok(t)) => {
-                ui.label(format!(
-                    "{} steps, {} tokens, final loss {:.4}; model in {}",
-                    t.steps,
-                    t.tokens,
-                    t.final_loss.unwrap_or(f64::NAN),
-                    t.final_model.display()
-                ));
-            }
-            Some(Err(e)) => {
-                ui.colored_label(egui::Color32::LIGHT_RED, e);
-            }
-            None => {}
+        self.training.error_ui(ui);
+        if let Some(t) = self.training.output() {
+            ui.label(format!(
+                "{} steps, {} tokens, final loss {:.4}; model in {}",
+                t.steps,
+                t.tokens,
+                t.final_loss.unwrap_or(f64::NAN),
+                t.final_model.display()
+            ));
         }
         ui.add_space(6.0);
         // 3. The benchmark.
@@ -235,64 +194,46 @@ impl StartPanel {
             {
                 let data = self.root();
                 let choice = self.device;
-                self.evaluating = Some(Running {
-                    job: Job::spawn("mcq", Some(waker(ui.ctx())), move |ctx| {
-                        let set = mcq::read(Format::World, &data, Some("en"))?;
-                        let (device, _) = device::select(choice)?;
-                        let loaded = LoadedModel::open(&model, &device)?;
-                        mcq::evaluate(
-                            &loaded.model,
-                            loaded.require_tokenizer()?,
-                            &set,
-                            &McqOptions::default(),
-                            Some(ctx),
-                        )
-                    }),
-                    status: "starting".into(),
-                    metrics: Vec::new(),
-                    tokens: Vec::new(),
+                self.evaluating.start("mcq", ui.ctx(), move |ctx| {
+                    let set = mcq::read(Format::World, &data, Some("en"))?;
+                    let (device, _) = device::select(choice)?;
+                    let mut knowledge =
+                        tasks::knowledge(&[model], &set, &McqOptions::default(), &device, ctx)?;
+                    Ok(knowledge.reports.remove(0))
                 });
             }
-            if let Some(r) = &self.evaluating {
-                ui.spinner();
-                ui.label(&r.status);
-            }
+            self.evaluating.status_ui(ui, false);
         });
-        match &self.evaluated {
-            Some(Ok(report)) => {
-                egui::Grid::new("mcq").striped(true).show(ui, |ui| {
-                    ui.strong("scoring");
-                    ui.strong("subject");
-                    ui.strong("accuracy");
-                    ui.strong("95% interval");
-                    ui.end_row();
-                    for m in &report.modes {
-                        for s in &m.subjects {
-                            ui.label(format!("{:?}", m.scoring));
-                            ui.label(&s.name);
-                            ui.label(format!("{:.1}%", 100.0 * s.accuracy.value));
-                            ui.label(format!(
-                                "[{:.1}, {:.1}]  chance {:.0}%",
-                                100.0 * s.accuracy.low,
-                                100.0 * s.accuracy.high,
-                                100.0 * s.chance
-                            ));
-                            ui.end_row();
-                        }
+        self.evaluating.error_ui(ui);
+        if let Some(report) = self.evaluating.output() {
+            egui::Grid::new("mcq").striped(true).show(ui, |ui| {
+                ui.strong("scoring");
+                ui.strong("subject");
+                ui.strong("accuracy");
+                ui.strong("95% interval");
+                ui.end_row();
+                for m in &report.modes {
+                    for s in &m.subjects {
+                        ui.label(format!("{:?}", m.scoring));
+                        ui.label(&s.name);
+                        ui.label(format!("{:.1}%", 100.0 * s.accuracy.value));
+                        ui.label(format!(
+                            "[{:.1}, {:.1}]  chance {:.0}%",
+                            100.0 * s.accuracy.low,
+                            100.0 * s.accuracy.high,
+                            100.0 * s.chance
+                        ));
+                        ui.end_row();
                     }
-                });
-            }
-            Some(Err(e)) => {
-                ui.colored_label(egui::Color32::LIGHT_RED, e);
-            }
-            None => {}
+                }
+            });
         }
         ui.separator();
         self.pipeline_ui(ui);
     }
 
     fn busy(&self) -> bool {
-        self.generating.is_some() || self.training.is_some() || self.evaluating.is_some()
+        self.world.is_running() || self.training.is_running() || self.evaluating.is_running()
     }
 
     /// The stages as cards in the study's order, then the recent runs.
@@ -339,13 +280,13 @@ impl StartPanel {
         });
         if let Some(recipe) = run_recipe {
             let choice = self.device;
-            self.training = Some(Running::start("train", ui.ctx(), move |ctx| {
+            self.training.start("train", ui.ctx(), move |ctx| {
                 let config = RunConfig::from_toml_file(&recipe)?;
                 let (device, info) = device::select(choice)?;
                 ctx.message(format!("{}: {}", recipe.display(), info.summary()));
                 let resume = config.output.join("checkpoints").is_dir();
                 train(&config, &device, resume, ctx)
-            }));
+            });
         }
         ui.add_space(8.0);
         ui.strong("Recent runs");
@@ -389,7 +330,7 @@ impl StartPanel {
 /// A stage as a card: green edge when its output exists. True when its Run button was clicked.
 fn stage_card(ui: &mut egui::Ui, stage: &Stage, can_run: bool) -> bool {
     let colour = if stage.done {
-        egui::Color32::from_rgb(90, 180, 90)
+        style::DONE
     } else {
         ui.visuals().widgets.noninteractive.bg_stroke.color
     };
@@ -445,7 +386,7 @@ mod tests {
         while h
             .state()
             .training
-            .as_ref()
+            .running()
             .is_none_or(|r| r.metrics.len() <= 12)
         {
             assert!(

@@ -13,8 +13,9 @@ use beyond::device::{self, DeviceChoice};
 use beyond::study::{self, Layout, Outcome, RunState, Study, Verdict, figures, results};
 
 use super::files::{PathKind, path_field};
-use super::running::{Running, poll};
+use super::running::{Running, Task, poll};
 use super::settings;
+use super::style;
 
 /// How often the store is read again.
 const REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
@@ -39,8 +40,7 @@ pub struct StudyPanel {
     choice: String,
     scale: String,
     workspace: String,
-    running: Option<Running<Outcome>>,
-    outcome: Option<Result<Outcome, String>>,
+    study: Task<Outcome>,
     view: Option<Result<View, String>>,
     /// The files being read again, off the UI thread, and when that began.
     reading: Option<Running<Option<View>>>,
@@ -56,8 +56,7 @@ impl Default for StudyPanel {
             choice: study::SHIPPED[0].0.into(),
             scale: "quick".into(),
             workspace: "studies".into(),
-            running: None,
-            outcome: None,
+            study: Task::default(),
             view: None,
             reading: None,
             read_at: None,
@@ -132,8 +131,7 @@ impl StudyPanel {
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui) {
-        if let Some(r) = poll(&mut self.running) {
-            self.outcome = Some(r.map_err(|e| e.to_string()));
+        if self.study.poll() {
             self.read_at = None;
         }
         match poll(&mut self.reading) {
@@ -204,34 +202,26 @@ impl StudyPanel {
             self.read_at = None;
         }
         ui.horizontal(|ui| {
-            let idle = self.running.is_none();
+            let idle = !self.study.is_running();
             if ui
                 .add_enabled(idle, egui::Button::new("Run study"))
                 .clicked()
             {
                 self.start(ui.ctx());
             }
-            if let Some(r) = &self.running {
-                if ui.button("Stop").clicked() {
-                    r.job.cancel();
-                }
-                ui.spinner();
-                ui.label(&r.status);
+            if !idle && ui.button("Stop").clicked() {
+                self.study.cancel();
             }
+            self.study.status_ui(ui, false);
         });
-        match &self.outcome {
-            Some(Ok(o)) => {
-                ui.label(format!(
-                    "Finished: {} of {} stages run now; results in {}",
-                    o.stages_run,
-                    o.stages,
-                    o.results.display()
-                ));
-            }
-            Some(Err(e)) => {
-                ui.colored_label(Color32::from_rgb(220, 80, 80), e);
-            }
-            None => {}
+        self.study.error_ui(ui);
+        if let Some(o) = self.study.output() {
+            ui.label(format!(
+                "Finished: {} of {} stages run now; results in {}",
+                o.stages_run,
+                o.stages,
+                o.results.display()
+            ));
         }
         self.live_curve(ui);
         let Some(view) = &self.view else {
@@ -239,7 +229,7 @@ impl StudyPanel {
         };
         match view {
             Err(e) => {
-                ui.colored_label(Color32::from_rgb(220, 80, 80), e);
+                ui.colored_label(style::BAD, e);
             }
             Ok(view) => {
                 let mut figure = self.figure;
@@ -253,22 +243,21 @@ impl StudyPanel {
         let s = match study::open(self.choice.trim(), &self.scale) {
             Ok(s) => s,
             Err(e) => {
-                self.outcome = Some(Err(e.to_string()));
+                self.study.set_result(Err(e.to_string()));
                 return;
             }
         };
         let layout = self.layout();
         let choice = self.device;
-        self.outcome = None;
-        self.running = Some(Running::start("study", ctx, move |job| {
+        self.study.start("study", ctx, move |job| {
             let (device, info) = device::select(choice)?;
             study::run(&s, &layout, &device, &info.summary(), job)
-        }));
+        });
     }
 
     /// The loss of the stage that is training now.
     fn live_curve(&self, ui: &mut egui::Ui) {
-        let Some(r) = &self.running else {
+        let Some(r) = self.study.running() else {
             return;
         };
         let losses: Vec<(u64, f64)> = r
@@ -295,20 +284,17 @@ impl StudyPanel {
             .x_axis_label("step")
             .y_axis_label("loss")
             .show(ui, |plot| {
-                plot.line(
-                    Line::new("loss", PlotPoints::from(points))
-                        .color(Color32::from_rgb(80, 160, 230)),
-                );
+                plot.line(Line::new("loss", PlotPoints::from(points)).color(style::EMPHASIS));
             });
     }
 }
 
 fn verdict_colour(v: Verdict) -> Color32 {
     match v {
-        Verdict::Agrees => Color32::from_rgb(70, 170, 90),
-        Verdict::Disagrees => Color32::from_rgb(220, 80, 80),
-        Verdict::Inconclusive => Color32::from_rgb(210, 160, 40),
-        Verdict::NoData => Color32::GRAY,
+        Verdict::Agrees => style::GOOD,
+        Verdict::Disagrees => style::BAD,
+        Verdict::Inconclusive => style::UNSURE,
+        Verdict::NoData => style::MUTED,
     }
 }
 
@@ -351,7 +337,7 @@ fn draw_view(ui: &mut egui::Ui, view: &View, figure: &mut usize) {
                     .find(|r| r.setting == setting && r.seed == *seed)
                 {
                     Some(r) if r.stages_done == r.stages => {
-                        ui.colored_label(Color32::from_rgb(70, 170, 90), "measured");
+                        ui.colored_label(style::GOOD, "measured");
                     }
                     Some(r) => {
                         ui.label(format!("{}/{} stages", r.stages_done, r.stages));
@@ -402,11 +388,7 @@ fn draw_view(ui: &mut egui::Ui, view: &View, figure: &mut usize) {
             })
             .show(ui, |plot| {
                 for (i, p) in points.iter().enumerate() {
-                    let colour = [
-                        Color32::from_rgb(31, 119, 180),
-                        Color32::from_rgb(255, 127, 14),
-                        Color32::GRAY,
-                    ][p.role.min(2)];
+                    let colour = style::FIGURE_ROLES[p.role.min(2)];
                     let x = i as f64;
                     plot.line(
                         Line::new(

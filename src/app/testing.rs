@@ -8,11 +8,24 @@ use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-/// The shared fixtures folder.
-pub fn shared() -> PathBuf {
-    std::env::var_os("BEYOND_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+/// A path inside the repository.
+pub fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The HF-made fixture `tiny-llama-a` (see its README for where it comes from).
+pub fn fixture_a() -> PathBuf {
+    repo("tests/fixtures/tiny-llama-a")
+}
+
+/// LLaMA-2's tokenizer, as shipped in `assets/tokenizers/llama2`.
+pub fn llama2_tokenizer() -> PathBuf {
+    repo("assets/tokenizers/llama2/tokenizer.json")
+}
+
+/// The Universal Declaration of Human Rights, one file per language.
+pub fn udhr_dir() -> PathBuf {
+    repo("assets/corpora/udhr")
 }
 
 /// A harness drawing one page. Every input must have an accessible name (a screen reader's,

@@ -3,14 +3,15 @@
 
 use std::path::PathBuf;
 
-use eframe::egui::{self, Color32, RichText};
+use eframe::egui::{self, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use beyond::device::{self, DeviceChoice};
 use beyond::train::{RunConfig, RunDir, StepMetrics, TrainReport, read_metrics, train};
 
 use super::files::{PathKind, path_field};
-use super::running::{Running, poll};
+use super::running::Task;
+use super::style;
 use super::{settings, train_form};
 
 pub struct TrainPanel {
@@ -25,8 +26,7 @@ pub struct TrainPanel {
     form_note: Option<Result<String, String>>,
     /// Steps read from the run's `metrics.jsonl` before this job started.
     history: Vec<StepMetrics>,
-    job: Option<Running<TrainReport>>,
-    result: Option<Result<TrainReport, String>>,
+    task: Task<TrainReport>,
     note: Option<String>,
     /// Other runs drawn on the same loss plot: (run directory, its steps).
     compared: Vec<(String, Vec<StepMetrics>)>,
@@ -44,8 +44,7 @@ impl Default for TrainPanel {
             fold_settings: false,
             form_note: None,
             history: Vec::new(),
-            job: None,
-            result: None,
+            task: Task::default(),
             note: None,
             compared: Vec::new(),
             compare_dir: String::new(),
@@ -58,15 +57,6 @@ const DEVICES: [(DeviceChoice, &str); 3] = [
     (DeviceChoice::Auto, "auto"),
     (DeviceChoice::Wgpu, "GPU (wgpu)"),
     (DeviceChoice::Cpu, "CPU"),
-];
-
-const COLOURS: [Color32; 6] = [
-    Color32::from_rgb(230, 120, 60),
-    Color32::from_rgb(120, 190, 90),
-    Color32::from_rgb(200, 110, 200),
-    Color32::from_rgb(230, 200, 70),
-    Color32::from_rgb(110, 200, 200),
-    Color32::from_rgb(160, 160, 160),
 ];
 
 impl TrainPanel {
@@ -188,30 +178,28 @@ impl TrainPanel {
         if self.edited
             && let Err(e) = self.save_form()
         {
-            self.result = Some(Err(e));
+            self.task.set_result(Err(e));
             return;
         }
         match self.config() {
-            Err(e) => self.result = Some(Err(e)),
+            Err(e) => self.task.set_result(Err(e)),
             Ok(config) => {
                 self.load_history();
                 let choice = self.device;
-                self.result = None;
                 // The plots matter while it runs: fold the form away.
                 self.fold_settings = true;
-                self.job = Some(Running::start("train", ctx, move |ctx| {
+                self.task.start("train", ctx, move |ctx| {
                     let (device, info) = device::select(choice)?;
                     ctx.message(format!("device: {}", info.summary()));
                     let resume = RunDir::new(&config.output).checkpoints().is_dir();
                     train(&config, &device, resume, ctx)
-                }));
+                });
             }
         }
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui) {
-        if let Some(r) = poll(&mut self.job) {
-            self.result = Some(r);
+        if self.task.poll() {
             self.load_history();
         }
         egui::ScrollArea::vertical().show(ui, |ui| self.page(ui));
@@ -228,7 +216,7 @@ impl TrainPanel {
              mixture, the token budget, the optimiser and schedule. The synthetic world writes \
              the study's stages to world/recipes/; the examples in assets/ are commented.",
         );
-        let running = self.job.is_some();
+        let running = self.task.is_running();
         ui.horizontal(|ui| {
             ui.label("manifest");
             if path_field(ui, "manifest", &mut self.manifest, PathKind::Toml, 360.0) {
@@ -255,7 +243,7 @@ impl TrainPanel {
                 ui.label(RichText::new(n).weak());
             }
             Some(Err(e)) => {
-                ui.colored_label(Color32::LIGHT_RED, e);
+                style::error(ui, e);
             }
             None => {}
         }
@@ -282,13 +270,10 @@ impl TrainPanel {
             {
                 self.start(ui.ctx());
             }
-            if let Some(r) = &self.job {
-                if ui.button("Stop (saves a checkpoint)").clicked() {
-                    r.job.cancel();
-                }
-                ui.spinner();
-                ui.label(&r.status);
+            if running && ui.button("Stop (saves a checkpoint)").clicked() {
+                self.task.cancel();
             }
+            self.task.status_ui(ui, false);
             if ui
                 .add_enabled(!running, egui::Button::new("Show run"))
                 .clicked()
@@ -302,7 +287,7 @@ impl TrainPanel {
         if let Some(n) = &self.note {
             ui.label(RichText::new(n).weak());
         }
-        match &self.result {
+        match self.task.result() {
             Some(Ok(t)) => {
                 ui.label(format!(
                     "{} steps, {} tokens, final loss {:.4}{}; model in {}",
@@ -324,7 +309,7 @@ impl TrainPanel {
                 ui.label("Stopped: the last checkpoint is kept; Start or resume goes on from it.");
             }
             Some(Err(e)) => {
-                ui.colored_label(Color32::LIGHT_RED, e);
+                style::error(ui, e);
             }
             None => {}
         }
@@ -352,7 +337,7 @@ impl TrainPanel {
 
     /// Speed, time left and gradient norm from the running job's latest step.
     fn live_line(&self) -> Option<String> {
-        let r = self.job.as_ref()?;
+        let r = self.task.running()?;
         let last = |name: &str| {
             r.metrics
                 .iter()
@@ -388,12 +373,15 @@ impl TrainPanel {
                     }
                 });
                 if let Some(e) = &self.compare_error {
-                    ui.colored_label(Color32::LIGHT_RED, e);
+                    style::error(ui, e);
                 }
                 let mut remove = None;
                 for (i, (dir, steps)) in self.compared.iter().enumerate() {
                     ui.horizontal(|ui| {
-                        ui.colored_label(COLOURS[i % COLOURS.len()], "■");
+                        ui.colored_label(
+                            style::TRAINING_SERIES[i % style::TRAINING_SERIES.len()],
+                            "■",
+                        );
                         ui.label(format!(
                             "{dir}: {} steps, last loss {:.4}",
                             steps.len(),
@@ -418,7 +406,7 @@ impl TrainPanel {
             .filter_map(|m| Some([m.step as f64, metric(m, name)?]))
             .collect();
         let last = points.last().map_or(-1.0, |p| p[0]);
-        if let Some(r) = &self.job {
+        if let Some(r) = self.task.running() {
             points.extend(
                 r.metrics
                     .iter()
@@ -460,13 +448,12 @@ impl TrainPanel {
             .y_axis_label("loss (nats per token)")
             .show(ui, |plot| {
                 plot.line(
-                    Line::new("training loss", PlotPoints::from(this_run.0))
-                        .color(Color32::from_rgb(80, 160, 230)),
+                    Line::new("training loss", PlotPoints::from(this_run.0)).color(style::EMPHASIS),
                 );
                 if !this_run.1.is_empty() {
                     plot.line(
                         Line::new("held-out loss", PlotPoints::from(this_run.1))
-                            .color(Color32::from_rgb(80, 160, 230))
+                            .color(style::EMPHASIS)
                             .style(egui_plot::LineStyle::dashed_loose()),
                     );
                 }
@@ -476,19 +463,15 @@ impl TrainPanel {
                         .map_or(dir.clone(), |n| n.to_string_lossy().to_string());
                     plot.line(
                         Line::new(name, PlotPoints::from(by_tokens(steps, &|m| Some(m.loss))))
-                            .color(COLOURS[i % COLOURS.len()]),
+                            .color(style::TRAINING_SERIES[i % style::TRAINING_SERIES.len()]),
                     );
                 }
             });
         ui.columns(3, |cols| {
             for (ui, (name, label, colour)) in cols.iter_mut().zip([
-                ("lr", "learning rate", Color32::from_rgb(230, 200, 70)),
-                (
-                    "grad_norm",
-                    "gradient norm",
-                    Color32::from_rgb(200, 110, 200),
-                ),
-                ("tokens_per_s", "tokens/s", Color32::from_rgb(120, 190, 90)),
+                ("lr", "learning rate", style::TRAINING_SERIES[3]),
+                ("grad_norm", "gradient norm", style::TRAINING_SERIES[2]),
+                ("tokens_per_s", "tokens/s", style::TRAINING_SERIES[1]),
             ]) {
                 Plot::new(name)
                     .height(140.0)
@@ -505,7 +488,7 @@ impl TrainPanel {
 
     /// The running job's steps after the recorded history, as whole records.
     fn live_steps(&self) -> Vec<StepMetrics> {
-        let Some(r) = &self.job else {
+        let Some(r) = self.task.running() else {
             return Vec::new();
         };
         let after = self.history.last().map_or(0, |m| m.step);
@@ -593,10 +576,10 @@ mod tests {
         let kept = h.state_mut().form.replace(tiny).unwrap();
         click(&mut h, "Save");
         wait_for(&mut h, "smaller than one batch", 5);
-        assert!(h.state().job.is_none());
+        assert!(!h.state().task.is_running());
         h.state_mut().form = Some(kept);
         click(&mut h, "Start or resume");
-        assert!(h.state().job.is_some(), "{:?}", h.state().result);
+        assert!(h.state().task.is_running(), "{:?}", h.state().task.result());
         assert_eq!(
             RunConfig::read_for_editing(&manifest)
                 .unwrap()

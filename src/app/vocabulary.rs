@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::files::{PathKind, path_field};
-use eframe::egui::{self, Color32, RichText};
+use eframe::egui::{self, RichText};
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints, Points};
 
 use beyond::model::TextTokenizer;
@@ -14,8 +14,9 @@ use beyond::vocab::extend::{Extension, extend};
 use beyond::vocab::sweep::{SweepPoint, sweep};
 use beyond::vocab::{ResizeInit, ResizeReport, resize_checkpoint};
 
-use super::running::{Running, poll};
+use super::running::Task;
 use super::settings;
+use super::style;
 
 pub struct VocabularyPanel {
     tokenizer: String,
@@ -25,20 +26,16 @@ pub struct VocabularyPanel {
     sizes: String,
     add: usize,
     out: String,
-    analysis: Option<Result<BTreeMap<String, LanguageStats>, String>>,
-    analysis_job: Option<Running<BTreeMap<String, LanguageStats>>>,
-    sweep: Option<Result<Vec<SweepPoint>, String>>,
-    sweep_job: Option<Running<Vec<SweepPoint>>>,
-    extension: Option<Result<(Extension, PathBuf), String>>,
-    extension_job: Option<Running<(Extension, PathBuf)>>,
+    analysis: Task<BTreeMap<String, LanguageStats>>,
+    sweep: Task<Vec<SweepPoint>>,
+    extension: Task<(Extension, PathBuf)>,
     /// What the bar chart shows per language.
     chart: Chart,
     resize_model: String,
     resize_tokenizer: String,
     resize_init: ResizeInit,
     resize_out: String,
-    resized: Option<Result<(ResizeReport, PathBuf), String>>,
-    resize_job: Option<Running<(ResizeReport, PathBuf)>>,
+    resized: Task<(ResizeReport, PathBuf)>,
 }
 
 /// The per-language measure drawn as bars.
@@ -82,19 +79,15 @@ impl Default for VocabularyPanel {
             sizes: "0,100,250,500,1000".into(),
             add: 500,
             out: "world/tokenizer-extended/tokenizer.json".into(),
-            analysis: None,
-            analysis_job: None,
-            sweep: None,
-            sweep_job: None,
-            extension: None,
-            extension_job: None,
+            analysis: Task::default(),
+            sweep: Task::default(),
+            extension: Task::default(),
             chart: Chart::TokensPerCharacter,
             resize_model: "world/runs/base/final".into(),
             resize_tokenizer: "world/tokenizer-extended/tokenizer.json".into(),
             resize_init: ResizeInit::SubwordMean,
             resize_out: "world/models/base-extended".into(),
-            resized: None,
-            resize_job: None,
+            resized: Task::default(),
         }
     }
 }
@@ -116,15 +109,6 @@ fn corpora(spec: &str) -> beyond::Result<Vec<Corpus>> {
 fn open_tokenizer(path: &str) -> beyond::Result<TextTokenizer> {
     TextTokenizer::open(Path::new(path.trim()), None, &[])
 }
-
-const COLOURS: [Color32; 6] = [
-    Color32::from_rgb(80, 160, 230),
-    Color32::from_rgb(230, 120, 60),
-    Color32::from_rgb(120, 190, 90),
-    Color32::from_rgb(200, 90, 200),
-    Color32::from_rgb(220, 200, 80),
-    Color32::from_rgb(90, 200, 200),
-];
 
 impl VocabularyPanel {
     /// Records the fields worth keeping between sessions.
@@ -154,27 +138,21 @@ impl VocabularyPanel {
     }
 
     fn busy(&self) -> bool {
-        self.analysis_job.is_some()
-            || self.sweep_job.is_some()
-            || self.extension_job.is_some()
-            || self.resize_job.is_some()
+        self.analysis.is_running()
+            || self.sweep.is_running()
+            || self.extension.is_running()
+            || self.resized.is_running()
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui) {
-        if let Some(r) = poll(&mut self.analysis_job) {
-            self.analysis = Some(r);
-        }
-        if let Some(r) = poll(&mut self.sweep_job) {
-            self.sweep = Some(r);
-        }
-        if let Some(r) = poll(&mut self.extension_job) {
-            if let Ok((_, path)) = &r {
-                self.resize_tokenizer = path.display().to_string();
-            }
-            self.extension = Some(r);
-        }
-        if let Some(r) = poll(&mut self.resize_job) {
-            self.resized = Some(r);
+        self.analysis.poll();
+        self.sweep.poll();
+        self.resized.poll();
+        if self.extension.poll()
+            && let Some((_, path)) = self.extension.output()
+        {
+            // The tokenizer just written is the one to grow a model to.
+            self.resize_tokenizer = path.display().to_string();
         }
         ui.heading("Vocabulary");
         egui::ScrollArea::vertical().show(ui, |ui| {
@@ -266,33 +244,24 @@ impl VocabularyPanel {
                 let tokenizer = PathBuf::from(self.resize_tokenizer.trim());
                 let out = PathBuf::from(self.resize_out.trim());
                 let init = self.resize_init;
-                self.resized = None;
-                self.resize_job = Some(Running::start("resize", ui.ctx(), move |ctx| {
+                self.resized.start("resize", ui.ctx(), move |ctx| {
                     ctx.message("growing the embedding and head");
                     let report = resize_checkpoint(&model, &tokenizer, init, 0, &out)?;
                     Ok((report, out))
-                }));
+                });
             }
-            if let Some(r) = &self.resize_job {
-                ui.spinner();
-                ui.label(&r.status);
-            }
+            self.resized.status_ui(ui, false);
         });
-        match &self.resized {
-            Some(Ok((r, out))) => {
-                ui.label(format!(
-                    "{} -> {} tokens{}; written to {} (Train continues from it: its first \
+        self.resized.error_ui(ui);
+        if let Some((r, out)) = self.resized.output() {
+            ui.label(format!(
+                "{} -> {} tokens{}; written to {} (Train continues from it: its first \
                      stage usually trains only the embeddings and head)",
-                    r.old_vocab,
-                    r.new_vocab,
-                    if r.tied_head { ", tied head" } else { "" },
-                    out.display()
-                ));
-            }
-            Some(Err(e)) => {
-                ui.colored_label(Color32::LIGHT_RED, e);
-            }
-            None => {}
+                r.old_vocab,
+                r.new_vocab,
+                if r.tied_head { ", tied head" } else { "" },
+                out.display()
+            ));
         }
     }
 
@@ -305,24 +274,17 @@ impl VocabularyPanel {
             {
                 let (tok, spec) = (self.tokenizer.clone(), self.corpora.clone());
                 let reference = Some(self.reference.trim().to_string()).filter(|r| !r.is_empty());
-                self.analysis_job = Some(Running::start("analyse", ui.ctx(), move |ctx| {
+                self.analysis.start("analyse", ui.ctx(), move |ctx| {
                     ctx.message("reading the corpora");
                     let corpora = corpora(&spec)?;
                     analyze(&open_tokenizer(&tok)?, &corpora, reference.as_deref())
-                }));
+                });
             }
-            if let Some(r) = &self.analysis_job {
-                ui.spinner();
-                ui.label(&r.status);
-            }
+            self.analysis.status_ui(ui, false);
         });
-        let stats = match &self.analysis {
-            Some(Ok(s)) => s,
-            Some(Err(e)) => {
-                ui.colored_label(Color32::LIGHT_RED, e);
-                return;
-            }
-            None => return,
+        self.analysis.error_ui(ui);
+        let Some(stats) = self.analysis.output() else {
+            return;
         };
         egui::Grid::new("vocab-stats").striped(true).show(ui, |ui| {
             for h in [
@@ -372,7 +334,7 @@ impl VocabularyPanel {
                 Bar::new(i as f64, chart.value(s))
                     .width(0.5)
                     .name(lang)
-                    .fill(COLOURS[i % COLOURS.len()])
+                    .fill(style::SERIES[i % style::SERIES.len()])
             })
             .collect();
         let names: Vec<String> = stats.keys().cloned().collect();
@@ -439,26 +401,22 @@ impl VocabularyPanel {
                     .map(|s| s.trim().parse::<usize>())
                     .collect();
                 match sizes {
-                    Err(_) => {
-                        self.sweep = Some(Err(format!(
-                            "sizes `{}`: expected numbers separated by commas",
-                            self.sizes
-                        )))
-                    }
-                    Ok(sizes) => {
-                        self.sweep_job = Some(Running::start("sweep", ui.ctx(), move |ctx| {
-                            ctx.message("extending at each size");
-                            let corpora = corpora(&spec)?;
-                            sweep(
-                                &open_tokenizer(&tok)?,
-                                &read(&train)?,
-                                &sizes,
-                                2,
-                                &corpora,
-                                reference.as_deref(),
-                            )
-                        }))
-                    }
+                    Err(_) => self.sweep.set_result(Err(format!(
+                        "sizes `{}`: expected numbers separated by commas",
+                        self.sizes
+                    ))),
+                    Ok(sizes) => self.sweep.start("sweep", ui.ctx(), move |ctx| {
+                        ctx.message("extending at each size");
+                        let corpora = corpora(&spec)?;
+                        sweep(
+                            &open_tokenizer(&tok)?,
+                            &read(&train)?,
+                            &sizes,
+                            2,
+                            &corpora,
+                            reference.as_deref(),
+                        )
+                    }),
                 }
             }
             if ui
@@ -471,7 +429,7 @@ impl VocabularyPanel {
                     self.add,
                     PathBuf::from(self.out.trim()),
                 );
-                self.extension_job = Some(Running::start("extend", ui.ctx(), move |_| {
+                self.extension.start("extend", ui.ctx(), move |_| {
                     let extension = extend(&open_tokenizer(&tok)?, &read(&train)?, add, 2)?;
                     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                         std::fs::create_dir_all(dir).map_err(|e| {
@@ -480,70 +438,51 @@ impl VocabularyPanel {
                     }
                     beyond::fsx::write_atomic(&out, extension.json.as_bytes())?;
                     Ok((extension, out))
-                }));
+                });
             }
-            for status in [
-                self.sweep_job.as_ref().map(|r| &r.status),
-                self.extension_job.as_ref().map(|r| &r.status),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                ui.spinner();
-                ui.label(status);
-            }
+            self.sweep.status_ui(ui, false);
+            self.extension.status_ui(ui, false);
         });
-        match &self.extension {
-            Some(Ok((e, path))) => {
-                ui.label(format!(
-                    "{} -> {} tokens ({} characters, {} merges), written to {}; first: {}",
-                    e.old_vocab,
-                    e.new_vocab,
-                    e.characters_added,
-                    e.merges_added,
-                    path.display(),
-                    e.sample.join(" ")
-                ));
-            }
-            Some(Err(e)) => {
-                ui.colored_label(Color32::LIGHT_RED, e);
-            }
-            None => {}
+        self.extension.error_ui(ui);
+        if let Some((e, path)) = self.extension.output() {
+            ui.label(format!(
+                "{} -> {} tokens ({} characters, {} merges), written to {}; first: {}",
+                e.old_vocab,
+                e.new_vocab,
+                e.characters_added,
+                e.merges_added,
+                path.display(),
+                e.sample.join(" ")
+            ));
         }
-        match &self.sweep {
-            Some(Ok(points)) => {
-                let langs: Vec<String> = points
-                    .first()
-                    .map(|p| p.languages.keys().cloned().collect())
-                    .unwrap_or_default();
-                Plot::new("fertility")
-                    .height(220.0)
-                    .legend(Legend::default())
-                    .x_axis_label("tokens added")
-                    .y_axis_label("tokens per character")
-                    .show(ui, |plot| {
-                        for (i, lang) in langs.iter().enumerate() {
-                            let xy: Vec<[f64; 2]> = points
-                                .iter()
-                                .map(|p| [p.added as f64, p.languages[lang].tokens_per_character])
-                                .collect();
-                            let colour = COLOURS[i % COLOURS.len()];
-                            plot.line(
-                                Line::new(lang.as_str(), PlotPoints::from(xy.clone()))
-                                    .color(colour),
-                            );
-                            plot.points(
-                                Points::new(lang.as_str(), PlotPoints::from(xy))
-                                    .color(colour)
-                                    .radius(3.0),
-                            );
-                        }
-                    });
-            }
-            Some(Err(e)) => {
-                ui.colored_label(Color32::LIGHT_RED, e);
-            }
-            None => {}
+        self.sweep.error_ui(ui);
+        if let Some(points) = self.sweep.output() {
+            let langs: Vec<String> = points
+                .first()
+                .map(|p| p.languages.keys().cloned().collect())
+                .unwrap_or_default();
+            Plot::new("fertility")
+                .height(220.0)
+                .legend(Legend::default())
+                .x_axis_label("tokens added")
+                .y_axis_label("tokens per character")
+                .show(ui, |plot| {
+                    for (i, lang) in langs.iter().enumerate() {
+                        let xy: Vec<[f64; 2]> = points
+                            .iter()
+                            .map(|p| [p.added as f64, p.languages[lang].tokens_per_character])
+                            .collect();
+                        let colour = style::SERIES[i % style::SERIES.len()];
+                        plot.line(
+                            Line::new(lang.as_str(), PlotPoints::from(xy.clone())).color(colour),
+                        );
+                        plot.points(
+                            Points::new(lang.as_str(), PlotPoints::from(xy))
+                                .color(colour)
+                                .radius(3.0),
+                        );
+                    }
+                });
         }
     }
 }
@@ -551,16 +490,13 @@ impl VocabularyPanel {
 #[cfg(test)]
 mod tests {
     use super::VocabularyPanel;
-    use crate::app::testing::{click, harness, shared, wait_for};
+    use crate::app::testing::{click, fixture_a, harness, llama2_tokenizer, udhr_dir, wait_for};
 
     #[test]
     fn analyses_a_real_tokenizer_and_refuses_a_text_that_is_not_utf8() {
-        let udhr = shared().join("corpora/udhr");
+        let udhr = udhr_dir();
         let panel = VocabularyPanel {
-            tokenizer: shared()
-                .join("tokenizers/llama2/tokenizer.json")
-                .display()
-                .to_string(),
+            tokenizer: llama2_tokenizer().display().to_string(),
             corpora: format!(
                 "en={}\nzh={}\nja={}",
                 udhr.join("en.txt").display(),
@@ -572,7 +508,7 @@ mod tests {
         let mut h = harness(|ui, p: &mut VocabularyPanel| p.ui(ui), panel);
         click(&mut h, "Analyse");
         wait_for(&mut h, "tokens/char", 30);
-        let stats = match &h.state().analysis {
+        let stats = match h.state().analysis.result() {
             Some(Ok(s)) => s.clone(),
             other => panic!("{:?}", other.as_ref().map(|_| ())),
         };
@@ -589,10 +525,10 @@ mod tests {
     #[test]
     fn extends_a_tokenizer_and_grows_a_model_to_it() {
         let dir = tempfile::tempdir().unwrap();
-        let fixture = shared().join("fixtures/tiny-llama-a");
+        let fixture = fixture_a();
         let panel = VocabularyPanel {
             tokenizer: fixture.join("tokenizer.json").display().to_string(),
-            train_corpus: shared().join("corpora/udhr/zh.txt").display().to_string(),
+            train_corpus: udhr_dir().join("zh.txt").display().to_string(),
             add: 40,
             out: dir
                 .path()

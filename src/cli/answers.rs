@@ -7,9 +7,10 @@ use clap::Args;
 
 use beyond::data::instruct::Template;
 use beyond::eval::prompts::{self, Answer};
-use beyond::eval::respond::{RespondOptions, respond};
+use beyond::eval::respond::RespondOptions;
 use beyond::jobs::Job;
-use beyond::model::{LoadedModel, SamplingConfig};
+use beyond::model::SamplingConfig;
+use beyond::tasks;
 
 #[derive(Debug, Args)]
 pub struct AnswerArgs {
@@ -77,14 +78,7 @@ impl AnswerArgs {
         options.sampling.validate()?;
         let (device, _) = common.device()?;
         let job = Job::spawn("answers", None, move |ctx| {
-            let loaded = LoadedModel::open(&dir, &device)?;
-            respond(
-                &loaded.model,
-                loaded.require_tokenizer()?,
-                &prompts,
-                &options,
-                Some(ctx),
-            )
+            tasks::answers(&dir, &prompts, &options, &device, ctx)
         });
         let answers = super::render::follow(job, common.json)?;
         if let Some(path) = &self.save_answers {

@@ -33,7 +33,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 64)]
     pub new_tokens: usize,
     /// The PyTorch reference script to run beside (skipped when it does not exist).
-    #[arg(long, default_value = "../shared/bench/torch_reference.py")]
+    #[arg(long, default_value = "scripts/torch_reference.py")]
     pub torch_reference: PathBuf,
     /// Python interpreter with torch and transformers.
     #[arg(long, default_value = "python3")]
@@ -42,7 +42,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_torch: bool,
     /// Tokenizer for `eval` (the preset's vocabulary is LLaMA-2's).
-    #[arg(long, default_value = "../shared/tokenizers/llama2/tokenizer.json")]
+    #[arg(long, default_value = "assets/tokenizers/llama2/tokenizer.json")]
     pub tokenizer: PathBuf,
     /// Solved examples before each question, for `eval`.
     #[arg(long, default_value_t = 0)]

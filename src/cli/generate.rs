@@ -1,13 +1,12 @@
 //! `beyond generate`: text from a prompt, streamed token by token.
 
-use std::ops::ControlFlow;
-
 use clap::Args;
 use serde::Serialize;
 
 use super::ModelArg;
-use beyond::jobs::{Event, Job};
-use beyond::model::{LoadedModel, SamplingConfig, StopReason, generate};
+use beyond::jobs::Job;
+use beyond::model::{SamplingConfig, StopReason};
+use beyond::tasks;
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
@@ -72,41 +71,19 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     let dir = args.model.model.clone();
     let prompt = args.prompt.clone();
     let job = Job::spawn("generate", None, move |ctx| {
-        ctx.message(format!("loading {}", dir.display()));
-        let loaded = LoadedModel::open(&dir, &device)?;
-        let tokenizer = loaded.require_tokenizer()?;
-        let ids = tokenizer.encode_with_bos(&prompt)?;
-        let started = std::time::Instant::now();
-        let generation = generate(
-            &loaded.model,
-            Some(tokenizer),
-            &ids,
-            &sampling,
-            &tokenizer.eos_ids,
-            |step| {
-                ctx.emit(Event::Token {
-                    id: step.id,
-                    text: step.text.clone(),
-                });
-                match ctx.is_cancelled() {
-                    true => ControlFlow::Break(()),
-                    false => ControlFlow::Continue(()),
-                }
-            },
-        )?;
-        let seconds = started.elapsed().as_secs_f64();
-        Ok((generation, seconds))
+        tasks::generate_text(&dir, &prompt, &sampling, &device, ctx)
     });
     if !args.common.json {
         print!("{}", args.prompt);
     }
-    let (generation, seconds) = super::render::follow(job, args.common.json)?;
-    let new_tokens = generation.ids.len() - generation.prompt_len;
+    let generated = super::render::follow(job, args.common.json)?;
+    let tokens_per_second = generated.tokens_per_second();
+    let generation = generated.generation;
     let output = Output {
         prompt_tokens: generation.prompt_len,
-        new_tokens,
+        new_tokens: generation.ids.len() - generation.prompt_len,
         stop_reason: generation.stop_reason,
-        tokens_per_second: new_tokens as f64 / seconds.max(1e-9),
+        tokens_per_second,
         ids: generation.ids,
         text: generation.text,
     };

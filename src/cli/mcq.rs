@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use beyond::eval::mcq::{self, Format, McqOptions, McqReport, PromptLanguage, Scoring};
-use beyond::eval::retention::{self, AccuracyChange};
+use beyond::eval::retention::AccuracyChange;
 use beyond::jobs::Job;
-use beyond::model::LoadedModel;
+use beyond::tasks::{self, Knowledge};
 
 #[derive(Debug, Args)]
 pub struct McqArgs {
@@ -76,26 +76,11 @@ pub fn run(args: McqArgs) -> anyhow::Result<()> {
         limit: args.limit,
         seed: 0,
     };
-    let mut reports = Vec::new();
-    for dir in &args.model {
-        let (dir, device, set, options) =
-            (dir.clone(), device.clone(), set.clone(), options.clone());
-        let job = Job::spawn("mcq", None, move |ctx| {
-            let loaded = LoadedModel::open(&dir, &device)?;
-            mcq::evaluate(
-                &loaded.model,
-                loaded.require_tokenizer()?,
-                &set,
-                &options,
-                Some(ctx),
-            )
-        });
-        reports.push(super::render::follow(job, args.common.json)?);
-    }
-    let change = match reports.as_slice() {
-        [before, after] => Some(retention::compare(before, after, 0)?),
-        _ => None,
-    };
+    let models = args.model.clone();
+    let job = Job::spawn("mcq", None, move |ctx| {
+        tasks::knowledge(&models, &set, &options, &device, ctx)
+    });
+    let Knowledge { reports, change } = super::render::follow(job, args.common.json)?;
     if args.common.json {
         let mut models: Vec<(PathBuf, McqReport)> =
             args.model.iter().cloned().zip(reports).collect();

@@ -1,17 +1,15 @@
 //! `beyond eval perplexity`: perplexity and bits per byte of one or two models on held-out text,
 //! one row per corpus (language); with two models, the change in bits per byte on each corpus.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
 
-use beyond::eval::perplexity::{
-    PerplexityOptions, PerplexityReport, bits_per_byte_change, named_corpus, perplexity,
-};
+use beyond::eval::perplexity::{PerplexityOptions, PerplexityReport};
 use beyond::eval::stats::Interval;
 use beyond::jobs::Job;
-use beyond::model::LoadedModel;
+use beyond::tasks;
 
 #[derive(Debug, Args)]
 pub struct PerplexityArgs {
@@ -56,54 +54,35 @@ struct Output {
 
 pub fn run(args: PerplexityArgs) -> anyhow::Result<()> {
     let (device, _) = args.common.device()?;
-    let mut corpora = Vec::new();
-    for spec in &args.text {
-        let (name, path) = named_corpus(spec);
-        corpora.push((name, read_text(&path)?));
-    }
+    let corpora = tasks::read_corpora(&args.text)?;
     let options = PerplexityOptions {
         batch_size: args.batch_size,
         max_len: args.max_len,
     };
-    let mut per_model: Vec<Vec<PerplexityReport>> = Vec::new();
-    for dir in &args.model {
-        let (dir, device, corpora, options) = (
-            dir.clone(),
-            device.clone(),
-            corpora.clone(),
-            options.clone(),
-        );
-        let job = Job::spawn("perplexity", None, move |ctx| {
-            let loaded = LoadedModel::open(&dir, &device)?;
-            let tok = loaded.require_tokenizer()?;
-            corpora
-                .iter()
-                .map(|(name, text)| {
-                    ctx.message(format!("{}: {name}", dir.display()));
-                    perplexity(&loaded.model, tok, text, &options, Some(ctx))
-                })
-                .collect::<beyond::Result<Vec<_>>>()
-        });
-        per_model.push(super::render::follow(job, args.common.json)?);
-    }
-    let mut change = Vec::new();
-    if let [before, after] = per_model.as_slice() {
-        for ((name, _), (b, a)) in corpora.iter().zip(before.iter().zip(after)) {
-            change.push(Change {
-                corpus: name.clone(),
-                bits_per_byte: bits_per_byte_change(b, a)?,
-            });
-        }
-    }
+    let models = args.model.clone();
+    let job = Job::spawn("perplexity", None, move |ctx| {
+        tasks::perplexities(&models, &corpora, &options, &device, ctx)
+    });
+    let measured = super::render::follow(job, args.common.json)?;
+    let change: Vec<Change> = measured
+        .iter()
+        .filter_map(|c| {
+            c.change.map(|bits_per_byte| Change {
+                corpus: c.corpus.clone(),
+                bits_per_byte,
+            })
+        })
+        .collect();
+    // Model by model, each corpus in the order given.
     let rows: Vec<Row> = args
         .model
         .iter()
-        .zip(per_model)
-        .flat_map(|(dir, reports)| {
-            corpora.iter().zip(reports).map(|((name, _), report)| Row {
-                corpus: name.clone(),
+        .enumerate()
+        .flat_map(|(i, dir)| {
+            measured.iter().map(move |c| Row {
+                corpus: c.corpus.clone(),
                 model: dir.clone(),
-                report,
+                report: c.reports[i].clone(),
             })
         })
         .collect();
@@ -136,16 +115,4 @@ pub fn run(args: PerplexityArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Reads a UTF-8 text file, naming the file and the byte where it stops being UTF-8.
-pub fn read_text(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    String::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: not UTF-8 text (invalid byte at offset {})",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        )
-    })
 }

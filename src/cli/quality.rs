@@ -59,11 +59,7 @@ pub fn run(args: QualityArgs) -> anyhow::Result<()> {
         (Some(url), Some(model)) => Some(JudgeConfig {
             url: url.clone(),
             model: model.clone(),
-            key: std::env::var(&args.judge_key_env)
-                .ok()
-                .or_else(|| std::env::var("OPENAI_API_KEY").ok())
-                .filter(|k| !k.is_empty())
-                .map(Secret::new),
+            key: Secret::from_env(&args.judge_key_env),
             timeout: Duration::from_secs(args.judge_timeout.max(1)),
             attempts: args.judge_attempts,
         }),

@@ -56,13 +56,20 @@ pub struct SweepArgs {
     pub sizes: Vec<usize>,
     #[arg(long, default_value_t = 2)]
     pub min_frequency: u64,
-    /// Texts to analyse: `LANG=PATH` (repeatable).
+    #[command(flatten)]
+    pub texts: Texts,
+}
+
+/// The languages a tokenizer is measured on.
+#[derive(Debug, Args)]
+pub struct Texts {
+    /// A language's text, one paragraph a line: `LANG=PATH` (repeat for more languages).
     #[arg(long = "corpus", value_name = "LANG=PATH", required = true)]
     pub corpora: Vec<String>,
-    /// The language premiums are measured against.
+    /// The language premiums are measured against (parallel text).
     #[arg(long)]
     pub reference: Option<String>,
-    /// Print one JSON object.
+    /// Print one JSON object (analyze: keyed by language code).
     #[arg(long)]
     pub json: bool,
 }
@@ -94,24 +101,17 @@ pub struct AnalyzeArgs {
     /// The tokenizer (tokenizer.json).
     #[arg(long, value_name = "FILE")]
     pub tokenizer: PathBuf,
-    /// A language's text, one paragraph a line: `LANG=PATH` (repeat for more languages).
-    #[arg(long = "corpus", value_name = "LANG=PATH", required = true)]
-    pub corpora: Vec<String>,
-    /// The language the premium is measured against (parallel text).
-    #[arg(long)]
-    pub reference: Option<String>,
-    /// Print one JSON object keyed by language code.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub texts: Texts,
 }
 
 impl VocabCommand {
     pub fn json(&self) -> bool {
         match self {
-            VocabCommand::Analyze(a) => a.json,
+            VocabCommand::Analyze(a) => a.texts.json,
             VocabCommand::Resize(a) => a.json,
             VocabCommand::Extend(a) => a.json,
-            VocabCommand::Sweep(a) => a.json,
+            VocabCommand::Sweep(a) => a.texts.json,
         }
     }
 }
@@ -134,17 +134,17 @@ fn read_corpora(specs: &[String]) -> anyhow::Result<Vec<Corpus>> {
 
 fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
     let base = TextTokenizer::open(&args.tokenizer, None, &[])?;
-    let train = super::perplexity::read_text(&args.train_corpus)?;
-    let corpora = read_corpora(&args.corpora)?;
+    let train = beyond::tasks::read_utf8(&args.train_corpus)?;
+    let corpora = read_corpora(&args.texts.corpora)?;
     let points = sweep(
         &base,
         &train,
         &args.sizes,
         args.min_frequency,
         &corpora,
-        args.reference.as_deref(),
+        args.texts.reference.as_deref(),
     )?;
-    if args.json {
+    if args.texts.json {
         return super::print_json(&points);
     }
     print!("{:>8} {:>8}", "added", "vocab");
@@ -166,7 +166,7 @@ fn run_extend(args: ExtendArgs) -> anyhow::Result<()> {
     let base = TextTokenizer::open(&args.tokenizer, None, &[])?;
     let mut corpus = String::new();
     for path in &args.corpora {
-        corpus.push_str(&super::perplexity::read_text(path)?);
+        corpus.push_str(&beyond::tasks::read_utf8(path)?);
         corpus.push('\n');
     }
     let extension = extend(&base, &corpus, args.add, args.min_frequency)?;
@@ -214,9 +214,9 @@ fn run_resize(args: ResizeArgs) -> anyhow::Result<()> {
 
 fn run_analyze(args: AnalyzeArgs) -> anyhow::Result<()> {
     let tokenizer = TextTokenizer::open(&args.tokenizer, None, &[])?;
-    let corpora = read_corpora(&args.corpora)?;
-    let stats = analyze(&tokenizer, &corpora, args.reference.as_deref())?;
-    if args.json {
+    let corpora = read_corpora(&args.texts.corpora)?;
+    let stats = analyze(&tokenizer, &corpora, args.texts.reference.as_deref())?;
+    if args.texts.json {
         return super::print_json(&stats);
     }
     println!(

@@ -17,9 +17,22 @@ use crate::jobs::JobContext;
 #[derive(Clone, Default)]
 pub struct Secret(String);
 
+/// Where a judge's key is read from by default (`OPENAI_API_KEY` when it is unset).
+pub const JUDGE_KEY_VARIABLE: &str = "BEYOND_JUDGE_KEY";
+
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
+    }
+
+    /// The key in the environment variable `name`, else in `OPENAI_API_KEY`; an empty value
+    /// counts as none.
+    pub fn from_env(name: &str) -> Option<Self> {
+        [name, "OPENAI_API_KEY"]
+            .iter()
+            .filter_map(|n| std::env::var(n).ok())
+            .find(|k| !k.is_empty())
+            .map(Self)
     }
 
     fn expose(&self) -> &str {

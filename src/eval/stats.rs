@@ -13,6 +13,17 @@ pub struct Interval {
     pub high: f64,
 }
 
+impl Interval {
+    /// A value with no spread to estimate (fewer than two draws, or none asked for).
+    pub fn point(value: f64) -> Self {
+        Self {
+            value,
+            low: value,
+            high: value,
+        }
+    }
+}
+
 /// Resamples drawn by default.
 pub const RESAMPLES: usize = 1000;
 
@@ -31,11 +42,7 @@ pub fn paired_interval(a: &[f64], b: Option<&[f64]>, resamples: usize, seed: u64
     };
     let value = mean(&diff);
     if n < 2 || resamples == 0 {
-        return Interval {
-            value,
-            low: value,
-            high: value,
-        };
+        return Interval::point(value);
     }
     let mut rng = SeededRng::new(seed, 0x5eed);
     let means: Vec<f64> = (0..resamples)
@@ -67,11 +74,7 @@ pub fn bootstrap(
     let all: Vec<usize> = (0..n).collect();
     let value = stat(&all);
     if n < 2 || resamples == 0 {
-        return Interval {
-            value,
-            low: value,
-            high: value,
-        };
+        return Interval::point(value);
     }
     let mut rng = SeededRng::new(seed, 0x5eed);
     let mut picks = vec![0; n];

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::config::{HfConfig, LlamaConfig, StorageDType};
 use super::llama::{Attention, DecoderLayer, Llama, Mlp};
-use super::weights::WeightSet;
+use super::weights::{WeightSet, host_values};
 use crate::error::{Error, Result};
 
 /// File names of the HF layout.
@@ -266,15 +266,11 @@ impl Default for SaveOptions {
 pub type HfTensor = (String, Vec<usize>, Vec<f32>);
 
 /// Every weight of `model` under its HF name, in HF layout, as f32 host data, sorted by name.
-pub fn hf_tensors(model: &Llama) -> Vec<HfTensor> {
-    fn host<const D: usize>(name: String, t: Tensor<D>) -> (String, Vec<usize>, Vec<f32>) {
+pub fn hf_tensors(model: &Llama) -> Result<Vec<HfTensor>> {
+    fn host<const D: usize>(name: String, t: Tensor<D>) -> Result<HfTensor> {
         let dims = t.dims().to_vec();
-        let values = t
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap_or_default();
-        (name, dims, values)
+        let values = host_values(t, &name)?;
+        Ok((name, dims, values))
     }
     let mut out = Vec::new();
     let linear = |out: &mut Vec<_>, name: String, l: &Linear| {
@@ -310,8 +306,9 @@ pub fn hf_tensors(model: &Llama) -> Vec<HfTensor> {
     if let Some(head) = &model.lm_head {
         linear(&mut out, "lm_head".into(), head);
     }
+    let mut out = out.into_iter().collect::<Result<Vec<_>>>()?;
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    Ok(out)
 }
 
 /// The files of an HF checkpoint, as (file name, bytes): config, weights (one file or shards with
@@ -321,11 +318,11 @@ pub fn checkpoint_files(
     base: Option<&HfConfig>,
     options: &SaveOptions,
 ) -> Result<Vec<(String, Vec<u8>)>> {
-    let tensors = hf_tensors(model);
+    let tensors = hf_tensors(model)?;
     let hf = model.config.to_hf(base, options.dtype);
     let mut files = vec![(
         CONFIG_FILE.to_string(),
-        serde_json::to_vec_pretty(&hf).map_err(|e| Error::InvalidInput(e.to_string()))?,
+        serde_json::to_vec_pretty(&hf).map_err(|e| Error::Serialize(e.to_string()))?,
     )];
     let generation = serde_json::json!({
         "bos_token_id": model.config.bos_token_id,
@@ -336,7 +333,7 @@ pub fn checkpoint_files(
     });
     files.push((
         GENERATION_CONFIG_FILE.to_string(),
-        serde_json::to_vec_pretty(&generation).map_err(|e| Error::InvalidInput(e.to_string()))?,
+        serde_json::to_vec_pretty(&generation).map_err(|e| Error::Serialize(e.to_string()))?,
     ));
     // Group tensors into shards by size.
     let mut shards: Vec<Vec<HfTensor>> = vec![Vec::new()];
@@ -379,7 +376,7 @@ pub fn checkpoint_files(
     });
     files.push((
         INDEX_FILE.to_string(),
-        serde_json::to_vec_pretty(&index).map_err(|e| Error::InvalidInput(e.to_string()))?,
+        serde_json::to_vec_pretty(&index).map_err(|e| Error::Serialize(e.to_string()))?,
     ));
     Ok(files)
 }

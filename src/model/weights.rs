@@ -213,6 +213,15 @@ fn read_header(path: &Path, buffer: &[u8]) -> Result<BTreeMap<String, Entry>> {
     Ok(entries)
 }
 
+/// The values of `t` read back to the host as f32, or an error naming `what`: never an empty
+/// vector standing in for data that could not be read.
+pub fn host_values<const D: usize>(t: Tensor<D>, what: &str) -> Result<Vec<f32>> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| Error::Device(format!("reading {what} back from the device: {e:?}")))
+}
+
 /// Serialises named f32 tensors as one safetensors file in the given dtype.
 pub fn serialize(
     tensors: &[(String, Vec<usize>, Vec<f32>)],
@@ -239,7 +248,7 @@ pub fn serialize(
         "format".to_string(),
         "pt".to_string(),
     )]));
-    safetensors::serialize(views, metadata).map_err(|e| Error::InvalidInput(e.to_string()))
+    safetensors::serialize(views, metadata).map_err(|e| Error::Serialize(e.to_string()))
 }
 
 fn encode(values: &[f32], dtype: StorageDType) -> Vec<u8> {

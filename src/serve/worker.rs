@@ -8,7 +8,7 @@ use burn::prelude::*;
 
 use crate::data::instruct::{Conversation, Template};
 use crate::error::{Error, Result};
-use crate::model::{LoadedModel, SamplingConfig, StopReason, generate};
+use crate::model::{LoadedModel, SamplingConfig, StopReason};
 
 /// Most tokens an answer gets when the request does not say.
 pub const DEFAULT_MAX_TOKENS: usize = 512;
@@ -136,23 +136,16 @@ fn serve_queue(loaded: &LoadedModel, template: &Template, truncate: bool, queue:
         {
             continue;
         }
-        let result = generate(
-            &loaded.model,
-            Some(tokenizer),
-            &ids,
-            &sampling,
-            &tokenizer.eos_ids,
-            |step| {
-                if step.text.is_empty() {
-                    return ControlFlow::Continue(());
-                }
-                // A client that went away stops its generation.
-                match events.send(WorkEvent::Token(step.text.clone())) {
-                    Ok(()) => ControlFlow::Continue(()),
-                    Err(_) => ControlFlow::Break(()),
-                }
-            },
-        );
+        let result = loaded.continue_ids(&ids, &sampling, |step| {
+            if step.text.is_empty() {
+                return ControlFlow::Continue(());
+            }
+            // A client that went away stops its generation.
+            match events.send(WorkEvent::Token(step.text.clone())) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(()),
+            }
+        });
         let _ = events.send(match result {
             Ok(g) => WorkEvent::Done {
                 completion_tokens: g.ids.len() - g.prompt_len,

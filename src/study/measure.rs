@@ -285,10 +285,7 @@ fn judge(
 ) {
     use crate::eval::judge::{Judge, JudgeConfig, Secret, judge_answers};
     use crate::eval::quality::ASPECTS;
-    let key = std::env::var("BEYOND_JUDGE_KEY")
-        .or_else(|_| std::env::var("OPENAI_API_KEY"))
-        .ok()
-        .map(Secret::new);
+    let key = Secret::from_env(crate::eval::judge::JUDGE_KEY_VARIABLE);
     let judge = Judge::new(JudgeConfig {
         url: j.url.clone(),
         model: j.model.clone(),

@@ -24,7 +24,7 @@ pub fn recipes(spec: &WorldSpec, summary: &Summary) -> Result<Vec<(String, Strin
     let base = &spec.languages[0].language;
     let config = base_shape(summary.tokenizer.vocab_size).to_hf(None, StorageDType::F32);
     let config =
-        serde_json::to_string_pretty(&config).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        serde_json::to_string_pretty(&config).map_err(|e| Error::Serialize(e.to_string()))?;
     let whole = |tokens: u64| (tokens / (SEQ_LEN * BATCH)).max(1) * SEQ_LEN * BATCH;
     let base_tokens = whole(summary.corpora[base].tokens * BASE_EPOCHS);
     let mut out = vec![

@@ -234,8 +234,7 @@ impl RunConfig {
 
     /// The manifest as TOML text (comments are not kept).
     pub fn to_toml(&self) -> Result<String> {
-        toml::to_string(self)
-            .map_err(|e| Error::InvalidInput(format!("the run settings cannot be written: {e}")))
+        toml::to_string(self).map_err(|e| Error::Serialize(format!("the run settings: {e}")))
     }
 
     /// Checks the manifest the way a run reads it (paths resolved against `path`'s directory,

@@ -10,7 +10,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::params::NamedParam;
-use super::step::{Batch, batch_loss};
+use super::step::{Batch, backward, batch_loss};
 use crate::model::Llama;
 
 /// Which projections get adapters, their rank and scale.
@@ -192,17 +192,7 @@ pub fn lora_loss_and_grads(
     trainable: &[NamedParam],
     scale: f64,
 ) -> (f64, GradientsParams) {
-    let model = lora.effective();
-    let loss = batch_loss(&model, batch);
-    let value = loss.clone().inner().into_scalar::<f32>() as f64;
-    let loss = if scale != 1.0 {
-        loss.mul_scalar(scale)
-    } else {
-        loss
-    };
-    let mut grads = loss.backward();
-    let ids: Vec<_> = trainable.iter().map(|p| p.id).collect();
-    (value, GradientsParams::from_params(&mut grads, lora, &ids))
+    backward(batch_loss(&lora.effective(), batch), scale, trainable, lora)
 }
 
 /// The adapters as named tensors (`NAME.a`, `NAME.b`), for checkpoints.

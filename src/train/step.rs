@@ -59,7 +59,17 @@ pub fn loss_and_grads(
     trainable: &[NamedParam],
     scale: f64,
 ) -> (f64, GradientsParams) {
-    let loss = batch_loss(model, batch);
+    backward(batch_loss(model, batch), scale, trainable, model)
+}
+
+/// The loss value, then the gradients of the `trainable` parameters of `module` (found by id,
+/// wherever the loss's graph reached them), with the loss multiplied by `scale` first.
+pub fn backward<M: burn::module::Module>(
+    loss: Tensor<1>,
+    scale: f64,
+    trainable: &[NamedParam],
+    module: &M,
+) -> (f64, GradientsParams) {
     let value = loss.clone().inner().into_scalar::<f32>() as f64;
     let loss = if scale != 1.0 {
         loss.mul_scalar(scale)
@@ -68,8 +78,10 @@ pub fn loss_and_grads(
     };
     let mut grads = loss.backward();
     let ids: Vec<_> = trainable.iter().map(|p| p.id).collect();
-    let params = GradientsParams::from_params(&mut grads, model, &ids);
-    (value, params)
+    (
+        value,
+        GradientsParams::from_params(&mut grads, module, &ids),
+    )
 }
 
 /// Adds `more` into `acc`, parameter by parameter (gradient accumulation).

@@ -363,5 +363,5 @@ fn write_extended(
             false => serde_json::json!(format!("{a} {b}")),
         });
     }
-    serde_json::to_string(&json).map_err(|e| Error::InvalidInput(e.to_string()))
+    serde_json::to_string(&json).map_err(|e| Error::Serialize(e.to_string()))
 }

@@ -9,6 +9,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::weights::host_values;
 use crate::model::{Llama, TextTokenizer};
 
 /// How new rows start.
@@ -176,12 +177,7 @@ pub fn resize(
         _ => Vec::new(),
     };
     let grow = |rows: Tensor<2>, seed: u64| -> Result<Tensor<2>> {
-        let old_rows = rows
-            .clone()
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .map_err(|e| Error::InvalidInput(format!("{e:?}")))?;
+        let old_rows = host_values(rows.clone(), "the embedding rows")?;
         let extra = new_rows(&old_rows, hidden, ids.clone(), init, &subwords, seed);
         let extra = Tensor::<2>::from_data(
             TensorData::new(extra, [new_vocab - old_vocab, hidden]),

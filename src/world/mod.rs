@@ -555,7 +555,7 @@ fn describe(
         "entities": entity_rows,
         "facts": fact_rows,
     });
-    serde_json::to_string_pretty(&doc).map_err(|e| Error::InvalidInput(e.to_string()))
+    serde_json::to_string_pretty(&doc).map_err(|e| Error::Serialize(e.to_string()))
 }
 
 /// Writes the world's files under `dir`, each atomically.

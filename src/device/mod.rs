@@ -1,0 +1,285 @@
+//! Choosing the compute device: a GPU through wgpu (Vulkan, Metal, DX12 or WebGPU) or the CPU
+//! through Burn's pure-Rust flex backend. `Auto` tries the GPU and falls back to the CPU, and the
+//! answer always says which adapter was found. A GPU is trusted only after [`check`] finds its
+//! sums right.
+
+pub mod check;
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The device a user asks for.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[cfg_attr(feature = "native", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// The GPU if one answers, else the CPU.
+    #[default]
+    Auto,
+    /// wgpu on whichever graphics API the platform offers.
+    Wgpu,
+    /// wgpu pinned to Vulkan.
+    Vulkan,
+    /// wgpu pinned to Metal (macOS).
+    Metal,
+    /// wgpu pinned to Direct3D 12 (Windows).
+    Dx12,
+    /// wgpu pinned to OpenGL / OpenGL ES: older drivers, and a WGSL path on any machine.
+    Gl,
+    /// wgpu pinned to the browser's WebGPU.
+    Webgpu,
+    /// The CPU, through Burn's flex backend.
+    Cpu,
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            DeviceChoice::Auto => "auto",
+            DeviceChoice::Wgpu => "wgpu",
+            DeviceChoice::Vulkan => "vulkan",
+            DeviceChoice::Metal => "metal",
+            DeviceChoice::Dx12 => "dx12",
+            DeviceChoice::Gl => "gl",
+            DeviceChoice::Webgpu => "webgpu",
+            DeviceChoice::Cpu => "cpu",
+        };
+        f.write_str(name)
+    }
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let all = [
+            DeviceChoice::Auto,
+            DeviceChoice::Wgpu,
+            DeviceChoice::Vulkan,
+            DeviceChoice::Metal,
+            DeviceChoice::Dx12,
+            DeviceChoice::Gl,
+            DeviceChoice::Webgpu,
+            DeviceChoice::Cpu,
+        ];
+        all.into_iter()
+            .find(|c| c.to_string().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                Error::Device(format!(
+                    "unknown device `{s}`: expected auto, wgpu, vulkan, metal, dx12, gl, webgpu or cpu"
+                ))
+            })
+    }
+}
+
+/// What was actually set up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// What was asked for.
+    pub requested: DeviceChoice,
+    /// `gpu` or `cpu`.
+    pub kind: String,
+    /// The adapter's name (`NVIDIA GeForce RTX 4090`, `llvmpipe (LLVM 15.0.6, 256 bits)`, `cpu`).
+    pub adapter: String,
+    /// The graphics API (`Vulkan`, `Metal`, `Dx12`, `BrowserWebGpu`, `Gl`) or `flex` on the CPU.
+    pub backend: String,
+    /// `DiscreteGpu`, `IntegratedGpu`, `Cpu` (a software rasteriser), ...
+    pub device_type: String,
+    /// Why `auto` ended on the CPU, if it did.
+    pub fallback_reason: Option<String>,
+}
+
+impl DeviceInfo {
+    fn cpu(requested: DeviceChoice, fallback_reason: Option<String>) -> Self {
+        Self {
+            requested,
+            kind: "cpu".into(),
+            adapter: "cpu".into(),
+            backend: "flex".into(),
+            device_type: "Cpu".into(),
+            fallback_reason,
+        }
+    }
+
+    /// One line for people: `gpu: NVIDIA ... (Vulkan)` or `cpu (flex)`.
+    pub fn summary(&self) -> String {
+        let base = if self.kind == "cpu" {
+            "cpu (flex)".to_string()
+        } else {
+            format!(
+                "gpu: {} ({}, {})",
+                self.adapter, self.backend, self.device_type
+            )
+        };
+        match &self.fallback_reason {
+            Some(reason) => format!("{base}; no GPU: {reason}"),
+            None => base,
+        }
+    }
+}
+
+type Registry = Mutex<BTreeMap<DeviceChoice, (Device, DeviceInfo)>>;
+
+/// Devices set up so far: a wgpu runtime can be initialised only once per process.
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(BTreeMap::new()))
+}
+
+/// Sets up the device for `choice` (once per process; later calls return the same device).
+pub fn select(choice: DeviceChoice) -> Result<(Device, DeviceInfo)> {
+    if let Some(found) = registry().lock().ok().and_then(|r| r.get(&choice).cloned()) {
+        return Ok(found);
+    }
+    let selected = match choice {
+        DeviceChoice::Cpu => (Device::flex(), DeviceInfo::cpu(choice, None)),
+        DeviceChoice::Auto => {
+            prefer_hardware(init_gpu(DeviceChoice::Wgpu).and_then(checked_unless_software))
+        }
+        gpu => checked(init_gpu(gpu)?)?,
+    };
+    if let Ok(mut r) = registry().lock() {
+        r.insert(choice, selected.clone());
+    }
+    Ok(selected)
+}
+
+/// The device if its sums agree with the host's, else [`Error::DeviceFault`].
+#[cfg(not(target_family = "wasm"))]
+fn checked((device, info): (Device, DeviceInfo)) -> Result<(Device, DeviceInfo)> {
+    let fault = std::panic::catch_unwind(|| check::check_sums(&device)).unwrap_or_else(|_| {
+        Some(check::SumFault {
+            what: "the check itself (the driver failed)".into(),
+            expected: f64::NAN,
+            got: f64::NAN,
+        })
+    });
+    match fault {
+        None => Ok((device, info)),
+        Some(fault) => Err(Error::DeviceFault {
+            adapter: format!("{} ({})", info.adapter, info.backend),
+            fault: fault.to_string(),
+        }),
+    }
+}
+
+/// `auto` passes a software rasteriser over without checking it.
+#[cfg(not(target_family = "wasm"))]
+fn checked_unless_software(found: (Device, DeviceInfo)) -> Result<(Device, DeviceInfo)> {
+    if found.1.device_type == "Cpu" {
+        Ok(found)
+    } else {
+        checked(found)
+    }
+}
+
+#[cfg(target_family = "wasm")]
+fn checked(found: (Device, DeviceInfo)) -> Result<(Device, DeviceInfo)> {
+    Ok(found)
+}
+
+#[cfg(target_family = "wasm")]
+fn checked_unless_software(found: (Device, DeviceInfo)) -> Result<(Device, DeviceInfo)> {
+    Ok(found)
+}
+
+/// Sets up the device for `choice` without blocking (what the browser requires).
+pub async fn select_async(choice: DeviceChoice) -> Result<(Device, DeviceInfo)> {
+    match choice {
+        DeviceChoice::Cpu => Ok((Device::flex(), DeviceInfo::cpu(choice, None))),
+        DeviceChoice::Auto => Ok(prefer_hardware(init_gpu_async(DeviceChoice::Wgpu).await)),
+        gpu => init_gpu_async(gpu).await,
+    }
+}
+
+/// What `auto` keeps: a hardware GPU, else the CPU. A software rasteriser (Mesa's llvmpipe,
+/// SwiftShader) is slower than the flex backend on the same cores, so `auto` passes it over.
+fn prefer_hardware(found: Result<(Device, DeviceInfo)>) -> (Device, DeviceInfo) {
+    let auto = DeviceChoice::Auto;
+    match found {
+        Ok((device, mut info)) if info.device_type != "Cpu" => {
+            info.requested = auto;
+            (device, info)
+        }
+        Ok((_, info)) => {
+            let reason = format!(
+                "only a software rasteriser answered ({}, {}); the CPU backend is faster",
+                info.adapter, info.backend
+            );
+            (Device::flex(), DeviceInfo::cpu(auto, Some(reason)))
+        }
+        Err(e) => (Device::flex(), DeviceInfo::cpu(auto, Some(e.to_string()))),
+    }
+}
+
+/// The wgpu graphics API for a GPU choice.
+fn graphics_api(choice: DeviceChoice) -> burn::tensor::wgpu::WgpuBackend {
+    use burn::tensor::wgpu::WgpuBackend;
+    match choice {
+        DeviceChoice::Vulkan => WgpuBackend::Vulkan,
+        DeviceChoice::Metal => WgpuBackend::Metal,
+        DeviceChoice::Dx12 => WgpuBackend::Dx12,
+        DeviceChoice::Gl => WgpuBackend::Gl,
+        DeviceChoice::Webgpu => WgpuBackend::WebGpu,
+        _ => WgpuBackend::Auto,
+    }
+}
+
+fn gpu_info(
+    requested: DeviceChoice,
+    adapter: &burn::tensor::wgpu::wgpu::AdapterInfo,
+) -> DeviceInfo {
+    DeviceInfo {
+        requested,
+        kind: "gpu".into(),
+        adapter: adapter.name.clone(),
+        backend: format!("{:?}", adapter.backend),
+        device_type: format!("{:?}", adapter.device_type),
+        fallback_reason: None,
+    }
+}
+
+#[cfg(not(target_family = "wasm"))]
+fn init_gpu(choice: DeviceChoice) -> Result<(Device, DeviceInfo)> {
+    if choice == DeviceChoice::Webgpu {
+        return Err(Error::Device(
+            "webgpu is the browser's API; on the desktop use wgpu, vulkan, metal, dx12 or gl"
+                .into(),
+        ));
+    }
+    // Some drivers panic instead of failing; a panic here must not take the program down.
+    let result = std::panic::catch_unwind(|| {
+        Device::wgpu_options()
+            .graphics_api(graphics_api(choice))
+            .init_with_setup()
+    });
+    match result {
+        Ok(Ok((device, setup))) => Ok((device, gpu_info(choice, &setup.adapter.get_info()))),
+        Ok(Err(e)) => Err(Error::Device(format!("{choice}: {e}"))),
+        Err(_) => Err(Error::Device(format!(
+            "{choice}: the GPU driver failed while starting"
+        ))),
+    }
+}
+
+#[cfg(target_family = "wasm")]
+fn init_gpu(choice: DeviceChoice) -> Result<(Device, DeviceInfo)> {
+    Err(Error::Device(format!(
+        "{choice}: in the browser the GPU is set up asynchronously; use `select_async`"
+    )))
+}
+
+async fn init_gpu_async(choice: DeviceChoice) -> Result<(Device, DeviceInfo)> {
+    let options = Device::wgpu_options().graphics_api(graphics_api(choice));
+    match options.init_with_setup_async().await {
+        Ok((device, setup)) => Ok((device, gpu_info(choice, &setup.adapter.get_info()))),
+        Err(e) => Err(Error::Device(format!("{choice}: {e}"))),
+    }
+}
