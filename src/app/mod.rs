@@ -174,8 +174,10 @@ impl App {
 
 impl App {
     fn settings(&self) -> settings::Settings {
-        let mut s = settings::Settings::new();
-        settings::keep(&mut s, "page", self.page.name());
+        let mut s = settings::Settings {
+            page: Some(self.page.name().to_string()),
+            ..settings::Settings::default()
+        };
         self.start.remember(&mut s);
         self.study.remember(&mut s);
         self.model.remember(&mut s);
@@ -188,7 +190,7 @@ impl App {
     }
 
     fn restore(&mut self, s: &settings::Settings) {
-        if let Some(page) = s.get("page").and_then(|p| Page::from_name(p)) {
+        if let Some(page) = s.page.as_deref().and_then(Page::from_name) {
             self.page = page;
         }
         self.start.restore(s);

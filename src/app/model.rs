@@ -4,7 +4,9 @@ use super::files::{PathKind, path_field};
 use super::settings;
 use eframe::egui;
 
+use super::running::Task;
 use super::style;
+use beyond::device::check::{Check, known_answers};
 use beyond::device::{self, DeviceChoice, DeviceInfo};
 use beyond::model::loaded::{ModelInfo, describe};
 
@@ -13,6 +15,8 @@ pub struct ModelPanel {
     dir: String,
     info: Option<Result<ModelInfo, String>>,
     device: Option<Result<DeviceInfo, String>>,
+    /// The doctor's checks of the chosen device: what it is and how each check went.
+    checks: Task<(DeviceInfo, Vec<Check>)>,
     /// The device Start, Evaluate and Playground run on (Train has its own choice).
     pub choice: DeviceChoice,
 }
@@ -20,14 +24,14 @@ pub struct ModelPanel {
 impl ModelPanel {
     /// Records the fields worth keeping between sessions.
     pub fn remember(&self, s: &mut settings::Settings) {
-        settings::keep(s, "model.dir", &self.dir);
-        settings::keep(s, "model.device", &self.choice.to_string());
+        s.model.dir = Some(self.dir.clone());
+        s.model.device = Some(self.choice);
     }
 
     /// Puts back what [`Self::remember`] recorded.
     pub fn restore(&mut self, s: &settings::Settings) {
-        settings::recall(s, "model.dir", &mut self.dir);
-        if let Some(choice) = s.get("model.device").and_then(|d| d.parse().ok()) {
+        settings::recall(&s.model.dir, &mut self.dir);
+        if let Some(choice) = s.model.device {
             self.choice = choice;
         }
     }
@@ -108,7 +112,8 @@ impl ModelPanel {
         ui.label(
             egui::RichText::new(
                 "Start, Evaluate and Playground run on this choice; Train has its own. Auto takes \
-                 a GPU when wgpu finds one and falls back to the CPU.",
+                 a GPU when wgpu finds one that computes right, else the CPU. Check runs the \
+                 doctor's known-answer checks on the choice.",
             )
             .weak(),
         );
@@ -123,7 +128,45 @@ impl ModelPanel {
                         .map_err(|e| e.to_string()),
                 );
             }
+            let choice = self.choice;
+            if ui
+                .add_enabled(!self.checks.is_running(), egui::Button::new("Check"))
+                .on_hover_text("sums and a small model against the CPU backend (beyond doctor)")
+                .clicked()
+            {
+                self.checks.start("doctor", ui.ctx(), move |ctx| {
+                    ctx.message(format!("checking {choice}"));
+                    let (device, info) = device::select_unchecked(choice)?;
+                    Ok((info, known_answers(&device)))
+                });
+            }
+            self.checks.status_ui(ui, false);
         });
+        self.checks.poll();
+        self.checks.error_ui(ui);
+        if let Some((info, checks)) = self.checks.output() {
+            ui.label(info.summary());
+            egui::Grid::new("device checks")
+                .striped(true)
+                .show(ui, |ui| {
+                    for c in checks {
+                        match c.passed {
+                            true => ui.colored_label(style::GOOD, "pass"),
+                            false => ui.colored_label(style::BAD, "FAIL"),
+                        };
+                        ui.label(&c.name);
+                        ui.label(&c.detail);
+                        ui.end_row();
+                    }
+                });
+            if checks.iter().any(|c| !c.passed) {
+                style::error(
+                    ui,
+                    "This device computes wrong results: training or evaluating on it would be \
+                     wrong, and beyond refuses it. Choose the CPU, or update the driver.",
+                );
+            }
+        }
         match &self.device {
             Some(Ok(info)) => {
                 ui.label(info.summary());
@@ -140,6 +183,21 @@ impl ModelPanel {
 mod tests {
     use super::ModelPanel;
     use crate::app::testing::{click, fixture_a, harness, snapshot, wait_for};
+
+    /// The doctor's checks, run from the page on the CPU backend: every one passes.
+    #[test]
+    fn checks_the_cpu_from_the_page() {
+        let panel = ModelPanel {
+            choice: beyond::device::DeviceChoice::Cpu,
+            ..ModelPanel::default()
+        };
+        let mut h = harness(|ui, p: &mut ModelPanel| p.ui(ui), panel);
+        click(&mut h, "Check");
+        wait_for(&mut h, "gradient norms", 120);
+        let (_, checks) = h.state().checks.output().expect("the checks ran");
+        assert!(checks.iter().all(|c| c.passed), "{checks:?}");
+        assert_eq!(checks.len(), 4);
+    }
 
     #[test]
     fn describes_the_fixture_and_says_what_is_wrong_with_a_folder() {

@@ -60,16 +60,16 @@ impl Default for PlaygroundPanel {
 impl PlaygroundPanel {
     /// Records the fields worth keeping between sessions.
     pub fn remember(&self, s: &mut settings::Settings) {
-        settings::keep(s, "playground.prompt", &self.prompt);
-        settings::keep(s, "playground.model", &self.sides[0].model);
-        settings::keep(s, "playground.beside", &self.sides[1].model);
+        s.playground.prompt = Some(self.prompt.clone());
+        s.playground.model = Some(self.sides[0].model.clone());
+        s.playground.beside = Some(self.sides[1].model.clone());
     }
 
     /// Puts back what [`Self::remember`] recorded.
     pub fn restore(&mut self, s: &settings::Settings) {
-        settings::recall(s, "playground.prompt", &mut self.prompt);
-        settings::recall(s, "playground.model", &mut self.sides[0].model);
-        settings::recall(s, "playground.beside", &mut self.sides[1].model);
+        settings::recall(&s.playground.prompt, &mut self.prompt);
+        settings::recall(&s.playground.model, &mut self.sides[0].model);
+        settings::recall(&s.playground.beside, &mut self.sides[1].model);
     }
 
     /// The model on the left.

@@ -84,15 +84,15 @@ fn load(files: [PathBuf; 2]) -> Result<Pairs, String> {
 
 impl RatePanel {
     pub fn remember(&self, s: &mut settings::Settings) {
-        settings::keep(s, "rate.a", &self.answers[0]);
-        settings::keep(s, "rate.b", &self.answers[1]);
-        settings::keep(s, "rate.rater", &self.rater);
+        s.rate.a = Some(self.answers[0].clone());
+        s.rate.b = Some(self.answers[1].clone());
+        s.rate.rater = Some(self.rater.clone());
     }
 
     pub fn restore(&mut self, s: &settings::Settings) {
-        settings::recall(s, "rate.a", &mut self.answers[0]);
-        settings::recall(s, "rate.b", &mut self.answers[1]);
-        settings::recall(s, "rate.rater", &mut self.rater);
+        settings::recall(&s.rate.a, &mut self.answers[0]);
+        settings::recall(&s.rate.b, &mut self.answers[1]);
+        settings::recall(&s.rate.rater, &mut self.rater);
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui) {

@@ -62,12 +62,12 @@ impl Default for StartPanel {
 impl StartPanel {
     /// Records the fields worth keeping between sessions.
     pub fn remember(&self, s: &mut settings::Settings) {
-        settings::keep(s, "start.dir", &self.dir);
+        s.start.dir = Some(self.dir.clone());
     }
 
     /// Puts back what [`Self::remember`] recorded.
     pub fn restore(&mut self, s: &settings::Settings) {
-        settings::recall(s, "start.dir", &mut self.dir);
+        settings::recall(&s.start.dir, &mut self.dir);
     }
 
     fn root(&self) -> PathBuf {

@@ -67,15 +67,15 @@ impl Default for StudyPanel {
 
 impl StudyPanel {
     pub fn remember(&self, s: &mut settings::Settings) {
-        settings::keep(s, "study.choice", &self.choice);
-        settings::keep(s, "study.scale", &self.scale);
-        settings::keep(s, "study.workspace", &self.workspace);
+        s.study.choice = Some(self.choice.clone());
+        s.study.scale = Some(self.scale.clone());
+        s.study.workspace = Some(self.workspace.clone());
     }
 
     pub fn restore(&mut self, s: &settings::Settings) {
-        settings::recall(s, "study.choice", &mut self.choice);
-        settings::recall(s, "study.scale", &mut self.scale);
-        settings::recall(s, "study.workspace", &mut self.workspace);
+        settings::recall(&s.study.choice, &mut self.choice);
+        settings::recall(&s.study.scale, &mut self.scale);
+        settings::recall(&s.study.workspace, &mut self.workspace);
     }
 
     fn layout(&self) -> Layout {

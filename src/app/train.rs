@@ -62,21 +62,18 @@ const DEVICES: [(DeviceChoice, &str); 3] = [
 impl TrainPanel {
     /// Records the fields worth keeping between sessions.
     pub fn remember(&self, s: &mut settings::Settings) {
-        settings::keep(s, "train.manifest", &self.manifest);
-        let compared: Vec<&str> = self.compared.iter().map(|(d, _)| d.as_str()).collect();
-        settings::keep(s, "train.compared", &compared.join("\n"));
+        s.train.manifest = Some(self.manifest.clone());
+        s.train.compared = Some(self.compared.iter().map(|(d, _)| d.clone()).collect());
     }
 
     /// Puts back what [`Self::remember`] recorded.
     pub fn restore(&mut self, s: &settings::Settings) {
-        settings::recall(s, "train.manifest", &mut self.manifest);
+        settings::recall(&s.train.manifest, &mut self.manifest);
         if std::path::Path::new(self.manifest.trim()).is_file() {
             self.open_form();
         }
-        let mut compared = String::new();
-        settings::recall(s, "train.compared", &mut compared);
-        for dir in compared.lines().filter(|l| !l.trim().is_empty()) {
-            self.compare_dir = dir.to_string();
+        for dir in s.train.compared.iter().flatten() {
+            self.compare_dir.clone_from(dir);
             self.add_comparison();
         }
         self.compare_dir.clear();

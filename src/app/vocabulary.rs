@@ -113,28 +113,28 @@ fn open_tokenizer(path: &str) -> beyond::Result<TextTokenizer> {
 impl VocabularyPanel {
     /// Records the fields worth keeping between sessions.
     pub fn remember(&self, s: &mut settings::Settings) {
-        settings::keep(s, "vocabulary.tokenizer", &self.tokenizer);
-        settings::keep(s, "vocabulary.corpora", &self.corpora);
-        settings::keep(s, "vocabulary.reference", &self.reference);
-        settings::keep(s, "vocabulary.train_corpus", &self.train_corpus);
-        settings::keep(s, "vocabulary.sizes", &self.sizes);
-        settings::keep(s, "vocabulary.out", &self.out);
-        settings::keep(s, "vocabulary.resize_model", &self.resize_model);
-        settings::keep(s, "vocabulary.resize_tokenizer", &self.resize_tokenizer);
-        settings::keep(s, "vocabulary.resize_out", &self.resize_out);
+        s.vocabulary.tokenizer = Some(self.tokenizer.clone());
+        s.vocabulary.corpora = Some(self.corpora.clone());
+        s.vocabulary.reference = Some(self.reference.clone());
+        s.vocabulary.train_corpus = Some(self.train_corpus.clone());
+        s.vocabulary.sizes = Some(self.sizes.clone());
+        s.vocabulary.out = Some(self.out.clone());
+        s.vocabulary.resize_model = Some(self.resize_model.clone());
+        s.vocabulary.resize_tokenizer = Some(self.resize_tokenizer.clone());
+        s.vocabulary.resize_out = Some(self.resize_out.clone());
     }
 
     /// Puts back what [`Self::remember`] recorded.
     pub fn restore(&mut self, s: &settings::Settings) {
-        settings::recall(s, "vocabulary.tokenizer", &mut self.tokenizer);
-        settings::recall(s, "vocabulary.corpora", &mut self.corpora);
-        settings::recall(s, "vocabulary.reference", &mut self.reference);
-        settings::recall(s, "vocabulary.train_corpus", &mut self.train_corpus);
-        settings::recall(s, "vocabulary.sizes", &mut self.sizes);
-        settings::recall(s, "vocabulary.out", &mut self.out);
-        settings::recall(s, "vocabulary.resize_model", &mut self.resize_model);
-        settings::recall(s, "vocabulary.resize_tokenizer", &mut self.resize_tokenizer);
-        settings::recall(s, "vocabulary.resize_out", &mut self.resize_out);
+        settings::recall(&s.vocabulary.tokenizer, &mut self.tokenizer);
+        settings::recall(&s.vocabulary.corpora, &mut self.corpora);
+        settings::recall(&s.vocabulary.reference, &mut self.reference);
+        settings::recall(&s.vocabulary.train_corpus, &mut self.train_corpus);
+        settings::recall(&s.vocabulary.sizes, &mut self.sizes);
+        settings::recall(&s.vocabulary.out, &mut self.out);
+        settings::recall(&s.vocabulary.resize_model, &mut self.resize_model);
+        settings::recall(&s.vocabulary.resize_tokenizer, &mut self.resize_tokenizer);
+        settings::recall(&s.vocabulary.resize_out, &mut self.resize_out);
     }
 
     fn busy(&self) -> bool {

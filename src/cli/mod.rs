@@ -4,6 +4,7 @@
 mod answers;
 mod bench;
 mod codeswitch;
+mod doctor;
 mod generate;
 mod info;
 mod logits;
@@ -40,12 +41,19 @@ pub struct Common {
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Use the GPU even if it fails the device check (see `beyond doctor`): its results may be
+    /// wrong.
+    #[arg(long)]
+    pub trust_device: bool,
 }
 
 impl Common {
     /// Sets up the device and says which one it is (on stderr, so stdout stays clean).
     pub fn device(&self) -> anyhow::Result<(burn::tensor::Device, DeviceInfo)> {
-        let (device, info) = device::select(self.device)?;
+        let (device, info) = match self.trust_device {
+            true => device::select_unchecked(self.device)?,
+            false => device::select(self.device)?,
+        };
         if !self.json {
             eprintln!("device: {}", info.summary());
         }
@@ -79,6 +87,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Measure speed on the presets, beside PyTorch measured in the same run.
     Bench(bench::BenchArgs),
+    /// Check that a device computes right: sums and a small model against the CPU backend.
+    Doctor(doctor::DoctorArgs),
     /// Open the desktop app (the same as running `beyond` alone).
     Gui(crate::app::AppOptions),
 }
@@ -114,6 +124,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Eval(EvalCommand::Codeswitch(a)) => codeswitch::run(a),
         Command::Eval(EvalCommand::Quality(a)) => quality::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Train(a) => train::run(a),
         Command::Vocab(c) => vocab::run(c),
@@ -134,6 +145,7 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Eval(EvalCommand::Codeswitch(a)) => a.common.json,
         Command::Eval(EvalCommand::Quality(a)) => a.common.json,
         Command::Bench(a) => a.common.json,
+        Command::Doctor(a) => a.json,
         Command::Serve(a) => a.common.json,
         Command::Train(a) => a.common.json,
         Command::Vocab(c) => c.json(),

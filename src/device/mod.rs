@@ -125,69 +125,85 @@ impl DeviceInfo {
     }
 }
 
-type Registry = Mutex<BTreeMap<DeviceChoice, (Device, DeviceInfo)>>;
+/// What opening a GPU choice gave: the device, or why there is none.
+type Opened = std::result::Result<(Device, DeviceInfo), String>;
 
-/// Devices set up so far: a wgpu runtime can be initialised only once per process.
+/// GPU devices opened so far, and whether each computes right sums (`None`: not checked yet).
+/// A wgpu runtime can be set up only once per process, so both answers are kept.
+type Registry = Mutex<BTreeMap<DeviceChoice, (Opened, Option<std::result::Result<(), String>>)>>;
+
 fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| Mutex::new(BTreeMap::new()))
 }
 
-/// Sets up the device for `choice` (once per process; later calls return the same device).
+/// Sets up the device for `choice`: a GPU only once it has passed [`check::check_sums`] (a
+/// device that fails is refused with what it got wrong; `auto` falls back to the CPU instead).
 pub fn select(choice: DeviceChoice) -> Result<(Device, DeviceInfo)> {
-    if let Some(found) = registry().lock().ok().and_then(|r| r.get(&choice).cloned()) {
-        return Ok(found);
-    }
-    let selected = match choice {
-        DeviceChoice::Cpu => (Device::flex(), DeviceInfo::cpu(choice, None)),
+    match choice {
+        DeviceChoice::Cpu => Ok((Device::flex(), DeviceInfo::cpu(choice, None))),
         DeviceChoice::Auto => {
-            prefer_hardware(init_gpu(DeviceChoice::Wgpu).and_then(checked_unless_software))
+            let found = open(DeviceChoice::Wgpu).and_then(|found| {
+                // A software rasteriser is passed over unchecked: the CPU backend is faster.
+                if found.1.device_type != "Cpu" {
+                    trust(DeviceChoice::Wgpu, &found)?;
+                }
+                Ok(found)
+            });
+            Ok(prefer_hardware(found))
         }
-        gpu => checked(init_gpu(gpu)?)?,
+        gpu => {
+            let found = open(gpu)?;
+            trust(gpu, &found)?;
+            Ok(found)
+        }
+    }
+}
+
+/// The device for `choice` whether or not it passes the check: for a user who insists, and
+/// for the doctor, which runs its own checks.
+pub fn select_unchecked(choice: DeviceChoice) -> Result<(Device, DeviceInfo)> {
+    match choice {
+        DeviceChoice::Auto => Ok(prefer_hardware(open(DeviceChoice::Wgpu))),
+        other => open(other),
+    }
+}
+
+/// Opens `choice` (once per process for a GPU).
+fn open(choice: DeviceChoice) -> Result<(Device, DeviceInfo)> {
+    if choice == DeviceChoice::Cpu {
+        return Ok((Device::flex(), DeviceInfo::cpu(choice, None)));
+    }
+    let mut registry = registry()
+        .lock()
+        .map_err(|_| Error::Device("the device registry was poisoned".into()))?;
+    let (opened, _) = registry
+        .entry(choice)
+        .or_insert_with(|| (init_gpu(choice).map_err(|e| e.to_string()), None));
+    opened.clone().map_err(Error::Device)
+}
+
+/// Whether the device opened for `choice` computes right sums (checked once per process).
+fn trust(choice: DeviceChoice, (device, info): &(Device, DeviceInfo)) -> Result<()> {
+    let mut registry = registry()
+        .lock()
+        .map_err(|_| Error::Device("the device registry was poisoned".into()))?;
+    let Some((_, verdict)) = registry.get_mut(&choice) else {
+        return Err(Error::Device(format!("{choice} was never opened")));
     };
-    if let Ok(mut r) = registry().lock() {
-        r.insert(choice, selected.clone());
-    }
-    Ok(selected)
-}
-
-/// The device if its sums agree with the host's, else [`Error::DeviceFault`].
-#[cfg(not(target_family = "wasm"))]
-fn checked((device, info): (Device, DeviceInfo)) -> Result<(Device, DeviceInfo)> {
-    let fault = std::panic::catch_unwind(|| check::check_sums(&device)).unwrap_or_else(|_| {
-        Some(check::SumFault {
-            what: "the check itself (the driver failed)".into(),
-            expected: f64::NAN,
-            got: f64::NAN,
-        })
+    let verdict = verdict.get_or_insert_with(|| match check::sums_or_failure(device) {
+        None => Ok(()),
+        Some(fault) => Err(fault.to_string()),
     });
-    match fault {
-        None => Ok((device, info)),
-        Some(fault) => Err(Error::DeviceFault {
-            adapter: format!("{} ({})", info.adapter, info.backend),
-            fault: fault.to_string(),
-        }),
-    }
+    refuse_faulty(info, verdict.clone())
 }
 
-/// `auto` passes a software rasteriser over without checking it.
-#[cfg(not(target_family = "wasm"))]
-fn checked_unless_software(found: (Device, DeviceInfo)) -> Result<(Device, DeviceInfo)> {
-    if found.1.device_type == "Cpu" {
-        Ok(found)
-    } else {
-        checked(found)
-    }
-}
-
-#[cfg(target_family = "wasm")]
-fn checked(found: (Device, DeviceInfo)) -> Result<(Device, DeviceInfo)> {
-    Ok(found)
-}
-
-#[cfg(target_family = "wasm")]
-fn checked_unless_software(found: (Device, DeviceInfo)) -> Result<(Device, DeviceInfo)> {
-    Ok(found)
+/// A device that got a sum wrong is refused, naming the adapter and the sum.
+fn refuse_faulty(info: &DeviceInfo, verdict: std::result::Result<(), String>) -> Result<()> {
+    verdict.map_err(|fault| Error::DeviceFault {
+        adapter: format!("{} ({})", info.adapter, info.backend),
+        fault,
+    })
 }
 
 /// Sets up the device for `choice` without blocking (what the browser requires).
@@ -213,6 +229,10 @@ fn prefer_hardware(found: Result<(Device, DeviceInfo)>) -> (Device, DeviceInfo) 
                 "only a software rasteriser answered ({}, {}); the CPU backend is faster",
                 info.adapter, info.backend
             );
+            (Device::flex(), DeviceInfo::cpu(auto, Some(reason)))
+        }
+        Err(Error::DeviceFault { adapter, fault }) => {
+            let reason = format!("{adapter} computes wrong sums ({fault})");
             (Device::flex(), DeviceInfo::cpu(auto, Some(reason)))
         }
         Err(e) => (Device::flex(), DeviceInfo::cpu(auto, Some(e.to_string()))),
@@ -281,5 +301,48 @@ async fn init_gpu_async(choice: DeviceChoice) -> Result<(Device, DeviceInfo)> {
     match options.init_with_setup_async().await {
         Ok((device, setup)) => Ok((device, gpu_info(choice, &setup.adapter.get_info()))),
         Err(e) => Err(Error::Device(format!("{choice}: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn llvmpipe() -> DeviceInfo {
+        DeviceInfo {
+            requested: DeviceChoice::Vulkan,
+            kind: "gpu".into(),
+            adapter: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+            backend: "Vulkan".into(),
+            device_type: "IntegratedGpu".into(),
+            fallback_reason: None,
+        }
+    }
+
+    /// What Debian 12's Mesa 22 gives: the device is refused with the sum it got wrong, and
+    /// `auto` falls back to the CPU saying why.
+    #[test]
+    fn a_device_with_wrong_sums_is_refused_and_auto_falls_back() {
+        let fault = check::SumFault {
+            what: "sum of 262208 ones".into(),
+            expected: 262208.0,
+            got: 262132.0,
+        };
+        let refused = refuse_faulty(&llvmpipe(), Err(fault.to_string())).unwrap_err();
+        let message = refused.to_string();
+        assert!(
+            message.contains("llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)"),
+            "{message}"
+        );
+        assert!(
+            message.contains("sum of 262208 ones gave 262132"),
+            "{message}"
+        );
+        assert!(message.contains("--device cpu"), "{message}");
+        let (_, info) = prefer_hardware(Err(refused));
+        assert_eq!(info.kind, "cpu");
+        let reason = info.fallback_reason.unwrap();
+        assert!(reason.contains("computes wrong sums"), "{reason}");
+        assert!(refuse_faulty(&llvmpipe(), Ok(())).is_ok());
     }
 }

@@ -219,7 +219,34 @@ pub fn flat_grad(grads: &GradientsParams, p: &NamedParam) -> Option<Tensor<1>> {
 }
 
 fn squared_norm(grads: &GradientsParams, p: &NamedParam) -> Option<Tensor<1>> {
-    flat_grad(grads, p).map(|g| g.square().sum())
+    flat_grad(grads, p).map(sum_of_squares)
+}
+
+/// Elements summed in one row of [`sum_of_squares`].
+const ROW: usize = 16_384;
+
+/// The sum of the squares of `values`, row by row and then over the rows, so that no reduction
+/// runs over more than a few thousand steps: Burn's reduction on wgpu can give one invocation a
+/// whole axis, and Debian 12's Mesa 22 (llvmpipe) stops every shader loop after 65,535
+/// iterations, which cut a flat sum of an embedding's gradient to a quarter of its value.
+pub fn sum_of_squares(values: Tensor<1>) -> Tensor<1> {
+    let [n] = values.dims();
+    let rows = n / ROW;
+    if rows < 2 {
+        return values.square().sum();
+    }
+    let head = values
+        .clone()
+        .slice(0..rows * ROW)
+        .reshape([rows, ROW])
+        .square()
+        .sum_dim(1)
+        .reshape([rows])
+        .sum();
+    match rows * ROW == n {
+        true => head,
+        false => head + values.slice(rows * ROW..n).square().sum(),
+    }
 }
 
 /// Multiplies the gradient of `p` by `factor` in place.
@@ -266,4 +293,21 @@ pub fn clip_global_norm(
         }
     }
     norm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_of_squares_by_rows_equal_the_flat_sum() {
+        let device = Device::flex();
+        for n in [7, ROW, 2 * ROW, 3 * ROW + 5] {
+            let values: Vec<f32> = (0..n).map(|i| ((i % 7) as f32 - 3.0) * 0.5).collect();
+            let expected: f64 = values.iter().map(|&v| (v as f64) * (v as f64)).sum();
+            let t = Tensor::<1>::from_data(TensorData::new(values, [n]), &device);
+            let got = sum_of_squares(t).into_scalar::<f32>() as f64;
+            assert_eq!(got, expected, "n = {n}");
+        }
+    }
 }

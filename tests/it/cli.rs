@@ -242,3 +242,14 @@ fn bench_eval_reports_questions_per_second() {
     assert_eq!(json["questions"], 780, "{json}");
     assert!(json["questions_per_second"].as_f64().unwrap() > 0.0);
 }
+
+/// `beyond doctor` on the CPU backend: the sums and the small model agree with the host.
+#[test]
+fn the_doctor_passes_the_cpu_backend() {
+    let report = beyond(&["doctor", "--device", "cpu", "--json"]);
+    assert_eq!(report["healthy"], true, "{report}");
+    let checks = report["devices"][0]["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["sums", "logits", "loss", "gradient norms"]);
+    assert!(checks.iter().all(|c| c["passed"] == true), "{report}");
+}

@@ -6,25 +6,9 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn beyond(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_beyond"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn json_of(output: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&output.stderr),
-        stdout
-    );
-    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
-}
+use common::{beyond, json_of};
 
 fn tokenizer() -> PathBuf {
     common::llama2_tokenizer()
@@ -96,14 +80,7 @@ fn loss_falls_on_the_udhr_from_scratch() {
     let dir = tempfile::tempdir().unwrap();
     // 60 steps of 4 x 64 tokens.
     let manifest = pretrain_manifest(dir.path(), 60 * 256, "[checkpoint]\nevery = 0\n");
-    let report = json_of(&beyond(&[
-        "train",
-        "--config",
-        manifest.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--json",
-    ]));
+    let report = common::train_on_cpu(&manifest);
     assert_eq!(report["steps"], 60);
     assert_eq!(report["tokens"], 60 * 256);
     let m = metrics(&dir.path().join("run"));
@@ -143,14 +120,7 @@ fn a_killed_run_resumes_to_the_same_result() {
     // Uninterrupted.
     let straight = tempfile::tempdir().unwrap();
     let manifest = pretrain_manifest(straight.path(), tokens, extra);
-    let a = json_of(&beyond(&[
-        "train",
-        "--config",
-        manifest.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--json",
-    ]));
+    let a = common::train_on_cpu(&manifest);
 
     // Killed after its second checkpoint, then resumed.
     let killed = tempfile::tempdir().unwrap();
@@ -311,14 +281,7 @@ every = 0
         ),
     )
     .unwrap();
-    let report = json_of(&beyond(&[
-        "train",
-        "--config",
-        manifest.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--json",
-    ]));
+    let report = common::train_on_cpu(&manifest);
     assert_eq!(report["steps"], 120);
     assert_eq!(report["corpora"][0]["bad_lines"], 1);
     let model = dir.path().join("run/final");

@@ -168,14 +168,7 @@ fn resized_model_keeps_old_logits_and_initialises_new_rows() {
         ),
     )
     .unwrap();
-    let trained = beyond(&[
-        "train",
-        "--config",
-        manifest.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--json",
-    ]);
+    let trained = common::train_on_cpu(&manifest);
     assert_eq!(trained["steps"], 3);
 }
 

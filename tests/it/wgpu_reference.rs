@@ -38,4 +38,7 @@ fn wgpu_matches_transformers() {
         check_kv_cache(&model, &dir, 1e-3);
     }
     common::reference::check_training(&common::fixture_a(), &device, 1e-3);
+    // What `beyond doctor` runs: on a trustworthy device every check passes.
+    let checks = beyond::device::check::known_answers(&device);
+    assert!(checks.iter().all(|c| c.passed), "{checks:?}");
 }

@@ -136,32 +136,32 @@ fn interval(i: &Interval, scale: f64, digits: usize) -> String {
 impl EvaluatePanel {
     /// Records the fields worth keeping between sessions.
     pub fn remember(&self, s: &mut settings::Settings) {
-        settings::keep(s, "evaluate.model", &self.model);
-        settings::keep(s, "evaluate.after", &self.after);
-        settings::keep(s, "evaluate.data", &self.knowledge.data);
-        settings::keep(s, "evaluate.language", &self.knowledge.language);
-        settings::keep(s, "evaluate.texts", &self.perplexity.texts);
-        settings::keep(s, "evaluate.prompts", &self.generation.prompts);
-        settings::keep(s, "evaluate.target", &self.generation.target);
-        settings::keep(s, "evaluate.judge_url", &self.quality.judge_url);
-        settings::keep(s, "evaluate.judge_model", &self.quality.judge_model);
-        settings::keep(s, "evaluate.ratings", &self.quality.ratings);
-        settings::keep(s, "evaluate.rater", &self.quality.rater);
+        s.evaluate.model = Some(self.model.clone());
+        s.evaluate.after = Some(self.after.clone());
+        s.evaluate.data = Some(self.knowledge.data.clone());
+        s.evaluate.language = Some(self.knowledge.language.clone());
+        s.evaluate.texts = Some(self.perplexity.texts.clone());
+        s.evaluate.prompts = Some(self.generation.prompts.clone());
+        s.evaluate.target = Some(self.generation.target.clone());
+        s.evaluate.judge_url = Some(self.quality.judge_url.clone());
+        s.evaluate.judge_model = Some(self.quality.judge_model.clone());
+        s.evaluate.ratings = Some(self.quality.ratings.clone());
+        s.evaluate.rater = Some(self.quality.rater.clone());
     }
 
     /// Puts back what [`Self::remember`] recorded.
     pub fn restore(&mut self, s: &settings::Settings) {
-        settings::recall(s, "evaluate.model", &mut self.model);
-        settings::recall(s, "evaluate.after", &mut self.after);
-        settings::recall(s, "evaluate.data", &mut self.knowledge.data);
-        settings::recall(s, "evaluate.language", &mut self.knowledge.language);
-        settings::recall(s, "evaluate.texts", &mut self.perplexity.texts);
-        settings::recall(s, "evaluate.prompts", &mut self.generation.prompts);
-        settings::recall(s, "evaluate.target", &mut self.generation.target);
-        settings::recall(s, "evaluate.judge_url", &mut self.quality.judge_url);
-        settings::recall(s, "evaluate.judge_model", &mut self.quality.judge_model);
-        settings::recall(s, "evaluate.ratings", &mut self.quality.ratings);
-        settings::recall(s, "evaluate.rater", &mut self.quality.rater);
+        settings::recall(&s.evaluate.model, &mut self.model);
+        settings::recall(&s.evaluate.after, &mut self.after);
+        settings::recall(&s.evaluate.data, &mut self.knowledge.data);
+        settings::recall(&s.evaluate.language, &mut self.knowledge.language);
+        settings::recall(&s.evaluate.texts, &mut self.perplexity.texts);
+        settings::recall(&s.evaluate.prompts, &mut self.generation.prompts);
+        settings::recall(&s.evaluate.target, &mut self.generation.target);
+        settings::recall(&s.evaluate.judge_url, &mut self.quality.judge_url);
+        settings::recall(&s.evaluate.judge_model, &mut self.quality.judge_model);
+        settings::recall(&s.evaluate.ratings, &mut self.quality.ratings);
+        settings::recall(&s.evaluate.rater, &mut self.quality.rater);
     }
 
     /// The model evaluated (the first of a pair).

@@ -27,6 +27,39 @@ pub fn udhr_dir() -> PathBuf {
     repo("assets/corpora/udhr")
 }
 
+/// Runs the `beyond` binary with `args`.
+pub fn beyond(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_beyond"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The JSON object a `--json` command printed last; the test fails, with the command's errors,
+/// unless the command succeeded.
+pub fn json_of(output: &std::process::Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        stdout
+    );
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+/// `beyond train --config MANIFEST --device cpu --json`, which must succeed: its report.
+pub fn train_on_cpu(manifest: &Path) -> serde_json::Value {
+    json_of(&beyond(&[
+        "train",
+        "--config",
+        manifest.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--json",
+    ]))
+}
+
 /// A checkpoint made by `tests/fixtures/make_variants.py`.
 pub fn variant(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
