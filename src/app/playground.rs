@@ -131,20 +131,14 @@ impl PlaygroundPanel {
             ui.label("max tokens");
             ui.add(egui::DragValue::new(&mut self.max_new_tokens).range(1..=4096))
                 .accessible_name("max tokens");
-            ui.label("temperature");
-            ui.add(
-                egui::DragValue::new(&mut self.temperature)
-                    .range(0.0..=2.0)
-                    .speed(0.05),
-            )
-            .accessible_name("temperature");
-            ui.label("top-p");
-            ui.add(
-                egui::DragValue::new(&mut self.top_p)
-                    .range(0.05..=1.0)
-                    .speed(0.01),
-            )
-            .accessible_name("top-p");
+            for (name, value, range, speed) in [
+                ("temperature", &mut self.temperature, 0.0..=2.0, 0.05),
+                ("top-p", &mut self.top_p, 0.05..=1.0, 0.01),
+            ] {
+                ui.label(name);
+                ui.add(egui::DragValue::new(value).range(range).speed(speed))
+                    .accessible_name(name);
+            }
             ui.label("seed");
             ui.add(egui::DragValue::new(&mut self.seed))
                 .accessible_name("seed");

@@ -6,6 +6,7 @@ use clap::Args;
 
 use beyond::eval::mcq::{self, Format, McqOptions, McqReport, PromptLanguage, Scoring};
 use beyond::eval::retention::AccuracyChange;
+use beyond::eval::stats::Interval;
 use beyond::jobs::Job;
 use beyond::tasks::{self, Knowledge};
 
@@ -108,20 +109,16 @@ pub fn run(args: McqArgs) -> anyhow::Result<()> {
         );
         for m in &r.modes {
             println!(
-                "  {:?} scoring: accuracy {:.1}% [{:.1}, {:.1}]  chance {:.1}%",
+                "  {:?} scoring: accuracy {}  chance {:.1}%",
                 m.scoring,
-                100.0 * m.accuracy.value,
-                100.0 * m.accuracy.low,
-                100.0 * m.accuracy.high,
+                percent(&m.accuracy),
                 100.0 * m.chance
             );
             for s in &m.subjects {
                 println!(
-                    "    {:<32} {:>5.1}% [{:.1}, {:.1}]  {}/{}",
+                    "    {:<32} {:>18}  {}/{}",
                     s.name,
-                    100.0 * s.accuracy.value,
-                    100.0 * s.accuracy.low,
-                    100.0 * s.accuracy.high,
+                    percent(&s.accuracy),
                     s.correct,
                     s.questions
                 );
@@ -149,4 +146,14 @@ pub fn run(args: McqArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `61.4% [58.2, 64.6]`.
+fn percent(i: &Interval) -> String {
+    format!(
+        "{:.1}% [{:.1}, {:.1}]",
+        100.0 * i.value,
+        100.0 * i.low,
+        100.0 * i.high
+    )
 }

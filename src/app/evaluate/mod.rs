@@ -82,6 +82,18 @@ impl Generation {
         });
     }
 
+    /// What a generating tab's job needs: the prompt file, the settings, the model, the target
+    /// language and the device.
+    fn request(&self, on: &Models) -> (PathBuf, RespondOptions, PathBuf, String, DeviceChoice) {
+        (
+            PathBuf::from(&self.prompts),
+            self.respond_options(),
+            on.first(),
+            self.target.clone(),
+            on.device,
+        )
+    }
+
     fn respond_options(&self) -> RespondOptions {
         RespondOptions {
             template: (!self.raw).then(Template::default),

@@ -85,12 +85,7 @@ impl QualityTab {
                 .add_enabled(!on.busy, egui::Button::new("Generate and score"))
                 .clicked()
             {
-                let (prompts, options, model) = (
-                    PathBuf::from(&generation.prompts),
-                    generation.respond_options(),
-                    on.first(),
-                );
-                let target = generation.target.clone();
+                let (prompts, options, model, target, choice) = generation.request(on);
                 let ratings = PathBuf::from(self.ratings.trim());
                 let judge = (!self.judge_url.trim().is_empty()).then(|| JudgeConfig {
                     url: self.judge_url.trim().to_string(),
@@ -99,7 +94,6 @@ impl QualityTab {
                     timeout: std::time::Duration::from_secs(120),
                     attempts: 2,
                 });
-                let choice = on.device;
                 self.task.start("quality", ui.ctx(), move |ctx| {
                     let target = SwitchOptions::new(codeswitch::parse_language(&target)?);
                     let prompts = read_prompts(&prompts)?;

@@ -1,8 +1,6 @@
 //! The Code-switching tab: the model answers a prompt set, and each answer is cut into runs by
 //! script and language; runs in other languages than the expected one are coloured.
 
-use std::path::PathBuf;
-
 use eframe::egui::{self, RichText, text::LayoutJob};
 
 use beyond::device;
@@ -33,12 +31,7 @@ impl SwitchingTab {
                 .add_enabled(!on.busy, egui::Button::new("Generate and analyse"))
                 .clicked()
             {
-                let (prompts, options, model) = (
-                    PathBuf::from(&generation.prompts),
-                    generation.respond_options(),
-                    on.first(),
-                );
-                let (target, choice) = (generation.target.clone(), on.device);
+                let (prompts, options, model, target, choice) = generation.request(on);
                 self.task.start("codeswitch", ui.ctx(), move |ctx| {
                     let expected = codeswitch::parse_language(&target)?;
                     let prompts = read_prompts(&prompts)?;
