@@ -38,6 +38,10 @@ pub struct LoadReport {
     pub unused: Vec<String>,
     /// Whether the head was tied because `lm_head.weight` is absent.
     pub tied_head: bool,
+    /// The LoRA adapter merged in, when the directory held one.
+    #[cfg(feature = "native")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<super::adapter::MergeReport>,
 }
 
 impl Checkpoint {
@@ -160,6 +164,8 @@ impl Checkpoint {
         let report = LoadReport {
             unused,
             tied_head: !self.weights.contains("lm_head.weight"),
+            #[cfg(feature = "native")]
+            adapter: None,
         };
         let model = Llama::from_parts(c.clone(), embed_tokens, layers, norm, lm_head);
         Ok((model, report))
@@ -212,7 +218,7 @@ impl TensorReader<'_> {
 
 /// The safetensors files of a directory: the shards of the index, or `model.safetensors`.
 #[cfg(feature = "native")]
-fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let index_path = dir.join(INDEX_FILE);
     if index_path.is_file() {
         let bytes = std::fs::read(&index_path).map_err(|e| Error::io(&index_path, e))?;

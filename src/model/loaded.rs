@@ -9,6 +9,8 @@ use burn::prelude::*;
 use serde::Serialize;
 
 #[cfg(feature = "native")]
+use super::adapter;
+#[cfg(feature = "native")]
 use super::checkpoint::Checkpoint;
 use super::checkpoint::{LoadReport, TOKENIZER_FILE};
 use super::config::{HfConfig, LlamaConfig, StorageDType};
@@ -38,6 +40,9 @@ pub struct ModelInfo {
     /// KV cache of one sequence at the full context, in f32.
     pub kv_cache_bytes_full_context: usize,
     pub tokenizer: Option<TokenizerInfo>,
+    /// For a LoRA adapter directory: the base model it merges into (the figures are the base's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapter_base: Option<PathBuf>,
 }
 
 /// The tokenizer beside a checkpoint.
@@ -53,8 +58,28 @@ pub struct TokenizerInfo {
 impl LoadedModel {
     /// Loads an HF model directory onto `device`, with `tokenizer.json` from the same directory
     /// if there is one.
+    /// A PEFT LoRA adapter directory opens as its base with the adapter merged in (the base
+    /// found as [`adapter::base_dir`] says), with the adapter's tokenizer if it has one.
     #[cfg(feature = "native")]
     pub fn open(dir: &Path, device: &Device) -> Result<Self> {
+        if adapter::is_adapter_dir(dir) {
+            let base = adapter::base_dir(dir, None)?;
+            let checkpoint = Checkpoint::open(&base)?;
+            let tokenizer = match dir.join(TOKENIZER_FILE).is_file() {
+                true => open_tokenizer(dir, &checkpoint.config)?,
+                false => open_tokenizer(&base, &checkpoint.config)?,
+            };
+            let (model, mut report) = checkpoint.load(device)?;
+            let (model, merged) = adapter::merge(model, dir, &base)?;
+            report.adapter = Some(merged);
+            return Ok(Self {
+                model,
+                tokenizer,
+                source: dir.to_path_buf(),
+                hf_config: checkpoint.hf_config,
+                report,
+            });
+        }
         let checkpoint = Checkpoint::open(dir)?;
         let tokenizer = open_tokenizer(dir, &checkpoint.config)?;
         let (model, report) = checkpoint.load(device)?;
@@ -93,6 +118,13 @@ pub fn open_tokenizer(dir: &Path, config: &LlamaConfig) -> Result<Option<TextTok
 /// Describes a checkpoint directory from its files.
 #[cfg(feature = "native")]
 pub fn describe(dir: &Path) -> Result<ModelInfo> {
+    if adapter::is_adapter_dir(dir) {
+        let base = adapter::base_dir(dir, None)?;
+        let mut info = describe(&base)?;
+        info.source = dir.to_path_buf();
+        info.adapter_base = Some(base);
+        return Ok(info);
+    }
     let checkpoint = Checkpoint::open(dir)?;
     let config = checkpoint.config.clone();
     let tokenizer = open_tokenizer(dir, &config)?.map(|t| TokenizerInfo {
@@ -115,5 +147,6 @@ pub fn describe(dir: &Path) -> Result<ModelInfo> {
         kv_cache_bytes_full_context: config.kv_cache_bytes(config.max_position_embeddings),
         architecture: config,
         tokenizer,
+        adapter_base: None,
     })
 }

@@ -1,5 +1,7 @@
 //! The LLaMA model: configuration, layers, checkpoints, tokenizer and generation.
 
+#[cfg(feature = "native")]
+pub mod adapter;
 pub mod cache;
 pub mod checkpoint;
 pub mod config;

@@ -8,20 +8,28 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::model::checkpoint;
 use crate::model::{Checkpoint, HfConfig, Llama, LlamaConfig, TextTokenizer};
+use crate::model::{LoadedModel, adapter, checkpoint};
 use crate::train::config::RunConfig;
 use crate::train::lora::{LoraModel, lora_loss_and_grads};
 use crate::train::optim::Optimizer;
 use crate::train::params::{NamedParam, module_params, named_params};
 use crate::train::step::{Batch, loss_and_grads};
 
-pub(super) fn open_tokenizer(config: &RunConfig) -> Result<(TextTokenizer, PathBuf)> {
+pub(crate) fn open_tokenizer(config: &RunConfig) -> Result<(TextTokenizer, PathBuf)> {
     match (&config.model.base, &config.model.tokenizer) {
         (_, Some(file)) => Ok((TextTokenizer::open(file, None, &[])?, file.clone())),
         (Some(base), None) => {
-            let ck = Checkpoint::open(base)?;
-            let file = base.join(checkpoint::TOKENIZER_FILE);
+            // A LoRA adapter: the base's configuration, the adapter's tokenizer if it has one.
+            let model_dir = match adapter::is_adapter_dir(base) {
+                true => adapter::base_dir(base, None)?,
+                false => base.clone(),
+            };
+            let ck = Checkpoint::open(&model_dir)?;
+            let file = match base.join(checkpoint::TOKENIZER_FILE).is_file() {
+                true => base.join(checkpoint::TOKENIZER_FILE),
+                false => model_dir.join(checkpoint::TOKENIZER_FILE),
+            };
             let tok = TextTokenizer::open(&file, ck.config.bos_token_id, &ck.config.eos_token_ids)?;
             Ok((tok, file))
         }
@@ -32,16 +40,16 @@ pub(super) fn open_tokenizer(config: &RunConfig) -> Result<(TextTokenizer, PathB
 }
 
 /// A fresh model (preset or config.json, vocabulary from the tokenizer) or the base checkpoint.
-pub(super) fn build_model(
+pub(crate) fn build_model(
     config: &RunConfig,
     tokenizer: &TextTokenizer,
     device: &Device,
 ) -> Result<(Llama, Option<HfConfig>)> {
     let m = &config.model;
     if let Some(base) = &m.base {
-        let ck = Checkpoint::open(base)?;
-        let (model, _) = ck.load(device)?;
-        return Ok((model, Some(ck.hf_config)));
+        // An HF directory, or a LoRA adapter merged into its base.
+        let loaded = LoadedModel::open(base, device)?;
+        return Ok((loaded.model, Some(loaded.hf_config)));
     }
     let mut shape = match (&m.preset, &m.config) {
         (Some(name), _) => LlamaConfig::preset(name).ok_or_else(|| {
