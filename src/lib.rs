@@ -11,6 +11,8 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod eval;
+#[cfg(feature = "native")]
+pub mod export;
 pub mod jobs;
 pub mod model;
 pub mod rng;

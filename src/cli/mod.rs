@@ -5,6 +5,7 @@ mod answers;
 mod bench;
 mod codeswitch;
 mod doctor;
+mod export;
 mod generate;
 mod info;
 mod logits;
@@ -77,6 +78,9 @@ pub enum Command {
     /// The vocabulary lab: analyse how a tokenizer treats languages.
     #[command(subcommand)]
     Vocab(vocab::VocabCommand),
+    /// Hand a run to another trainer: LLaMA-Factory, for many GPUs and nodes.
+    #[command(subcommand)]
+    Export(export::ExportCommand),
     /// The synthetic world: the embedded default for running the whole study offline.
     #[command(subcommand)]
     World(world::WorldCommand),
@@ -130,6 +134,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Vocab(c) => vocab::run(c),
         Command::World(c) => world::run(c),
         Command::Study(c) => study::run(c),
+        Command::Export(c) => export::run(c),
         Command::Gui(options) => crate::app::run(options),
     }
 }
@@ -151,6 +156,7 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Vocab(c) => c.json(),
         Command::World(c) => c.json(),
         Command::Study(c) => c.json(),
+        Command::Export(c) => c.json(),
         Command::Gui(_) => false,
     }
 }

@@ -9,6 +9,7 @@ mod checkpoint_roundtrip;
 mod cli;
 mod codeswitch;
 mod engine_reference;
+mod export;
 mod hf_interop;
 mod mcq_formats;
 mod serve;

@@ -32,6 +32,8 @@ use model::{Trainee, build_model, open_tokenizer};
 
 pub use dir::{RunDir, TrainerState};
 pub use metrics::{StepMetrics, read_metrics};
+/// The model and tokenizer a run starts from, for handing the same start to another trainer.
+pub(crate) use model::{build_model as starting_model, open_tokenizer as run_tokenizer};
 
 /// How a run ended.
 #[derive(Debug, Clone, Serialize)]
