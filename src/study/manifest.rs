@@ -43,6 +43,10 @@ pub struct Study {
     pub measure: MeasureSettings,
     #[serde(default, rename = "finding")]
     pub findings: Vec<Finding>,
+    /// Models trained outside beyond (LLaMA-Factory's output, say), measured as cells of their
+    /// own beside the grid's.
+    #[serde(default, rename = "elsewhere", skip_serializing_if = "Vec::is_empty")]
+    pub elsewhere: Vec<Elsewhere>,
     /// The scale this was resolved for.
     #[serde(default)]
     pub scale: String,
@@ -77,6 +81,32 @@ fn languages() -> Vec<String> {
 }
 fn target_tokens() -> u64 {
     60_000
+}
+
+/// A model trained elsewhere: where it is, and the grid point it stands for (all but `name`
+/// and `model` optional; the study's target and an untouched vocabulary by default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Elsewhere {
+    /// Its name in the report.
+    pub name: String,
+    /// An HF model directory or a LoRA adapter (merged into its base when measured).
+    pub model: PathBuf,
+    pub target: Option<String>,
+    #[serde(default = "original_one")]
+    pub vocab: VocabChoice,
+    #[serde(default)]
+    pub pretrain_tokens: u64,
+    #[serde(default)]
+    pub english_share: f64,
+    #[serde(default)]
+    pub instruct_examples: u64,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn original_one() -> VocabChoice {
+    VocabChoice::Original
 }
 
 /// Real inputs: a model and files.
@@ -344,6 +374,9 @@ pub struct Setting {
     pub pretrain_tokens: u64,
     pub english_share: f64,
     pub instruct_examples: u64,
+    /// The name of a model trained elsewhere; `None` for the grid's own cells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elsewhere: Option<String>,
 }
 
 impl Setting {
@@ -361,17 +394,27 @@ impl Setting {
 
     /// `vocab=original pretrain_tokens=20480 ...`, the axes that vary in `study`.
     pub fn label(&self, varying: &[&str]) -> String {
-        varying
+        let axes = varying
             .iter()
             .filter_map(|a| self.value(a).map(|v| format!("{}={v}", short(a))))
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(" ");
+        match &self.elsewhere {
+            None => axes,
+            Some(name) => format!("{name} (trained elsewhere) {axes}")
+                .trim()
+                .to_string(),
+        }
     }
 
     /// A name usable in files: `zh_v-original_pt-20480_en-0_sft-0`.
     pub fn key(&self) -> String {
+        let prefix = match &self.elsewhere {
+            Some(name) => format!("elsewhere-{name}_"),
+            None => String::new(),
+        };
         format!(
-            "{}_v-{}_pt-{}_en-{}_sft-{}",
+            "{prefix}{}_v-{}_pt-{}_en-{}_sft-{}",
             self.target,
             self.vocab.to_string().replace(':', ""),
             self.pretrain_tokens,
@@ -473,6 +516,9 @@ impl Study {
                 *p = base.join(&*p);
             }
         };
+        for e in &mut self.elsewhere {
+            fix(&mut e.model);
+        }
         if let Some(inputs) = &mut self.inputs {
             fix(&mut inputs.model);
             for map in [
@@ -557,6 +603,24 @@ impl Study {
                 "name `{}`: use letters, digits, `-` and `_` (it names the results folder)",
                 self.name
             ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for e in &self.elsewhere {
+            if e.name.trim().is_empty() || !names.insert(e.name.as_str()) {
+                return bad(format!(
+                    "[[elsewhere]] name `{}`: each model trained elsewhere needs a name of its own",
+                    e.name
+                ));
+            }
+            let is_model = e.model.join("config.json").is_file()
+                || e.model.join("adapter_config.json").is_file();
+            if !is_model {
+                return bad(format!(
+                    "[[elsewhere]] `{}`: {} is not an HF model directory or a LoRA adapter (no config.json or adapter_config.json)",
+                    e.name,
+                    e.model.display()
+                ));
+            }
         }
         match (&self.world, &self.inputs) {
             (Some(_), Some(_)) => return bad("give [world] or [inputs], not both".into()),
@@ -779,6 +843,7 @@ impl Study {
                                     english_share
                                 },
                                 instruct_examples,
+                                elsewhere: None,
                             };
                             if !out.contains(&s) {
                                 out.push(s);
@@ -789,6 +854,32 @@ impl Study {
             }
         }
         out
+    }
+
+    /// The cells of the models trained elsewhere, with their seeds and directories.
+    pub fn elsewhere_settings(&self) -> Vec<(Setting, u64, PathBuf)> {
+        self.elsewhere
+            .iter()
+            .map(|e| {
+                let setting = Setting {
+                    target: e.target.clone().unwrap_or_else(|| self.target.clone()),
+                    vocab: e.vocab,
+                    pretrain_tokens: e.pretrain_tokens,
+                    english_share: e.english_share,
+                    instruct_examples: e.instruct_examples,
+                    elsewhere: Some(e.name.clone()),
+                };
+                (setting, e.seed, e.model.clone())
+            })
+            .collect()
+    }
+
+    /// The grid's settings, then those of the models trained elsewhere: every cell a table
+    /// shows.
+    pub fn all_settings(&self) -> Vec<Setting> {
+        let mut all = self.settings();
+        all.extend(self.elsewhere_settings().into_iter().map(|(s, _, _)| s));
+        all
     }
 
     /// The languages transferred to: the grid's `target` axis, or the study's target.

@@ -22,7 +22,7 @@ use std::time::Instant;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-pub use manifest::{Expect, Finding, Setting, Study, VocabChoice};
+pub use manifest::{Elsewhere, Expect, Finding, Setting, Study, VocabChoice};
 pub use report::{RunInfo, Summary};
 pub use results::{FindingResult, Run, Verdict};
 
@@ -281,6 +281,33 @@ pub fn plan(study: &Study, layout: &Layout) -> Result<Plan> {
                 stages: chain,
             });
         }
+    }
+    // Models trained elsewhere: measured as they are, one stage each.
+    for (setting, seed, model) in study.elsewhere_settings() {
+        let mut identity = stages::fingerprint(&model);
+        if crate::model::adapter::is_adapter_dir(&model) {
+            let base = crate::model::adapter::base_dir(&model, None)?;
+            identity.push_str(&stages::fingerprint(&base));
+        }
+        let spec = MeasureStage {
+            model: identity,
+            target: setting.target.clone(),
+            languages: manifest::dedup(vec![study.base_language.clone(), setting.target.clone()]),
+            settings: study.measure.clone(),
+            sources: sources.clone(),
+        };
+        let stage = Planned {
+            address: store.address("measure", &spec)?,
+            label: format!("measuring {}", setting.label(&study.varying_axes())),
+            cost: 8_000.0,
+            work: Work::Measure { spec, model },
+        };
+        let i = plan.add(stage);
+        plan.runs.push(PlannedRun {
+            setting,
+            seed,
+            stages: vec![i],
+        });
     }
     Ok(plan)
 }
@@ -542,6 +569,28 @@ mod tests {
                 .collect()
         };
         let rq2 = stages("rq2-scale");
+        // A model trained elsewhere is one more run, measured as it is.
+        let text = format!(
+            "{}\n[[elsewhere]]\nname = \"lf\"\nmodel = \"{}\"\npretrain_tokens = 61440\n",
+            SHIPPED[1].1,
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny-llama-a")
+        );
+        let study = Study::parse(&text, Path::new("rq2.toml"), Path::new("."), "quick").unwrap();
+        let with = plan(&study, &layout).unwrap();
+        let without = plan(&open("rq2-scale", "quick").unwrap(), &layout).unwrap();
+        assert_eq!(with.runs.len(), without.runs.len() + 1);
+        let last = with.runs.last().unwrap();
+        assert_eq!(last.stages.len(), 1);
+        assert!(last.setting.label(&[]).contains("lf (trained elsewhere)"));
+        assert!(last.setting.key().starts_with("elsewhere-lf_"));
+        assert_eq!(study.all_settings().len(), study.settings().len() + 1);
+        // Two with one name, or a folder that holds no model, are refused by name.
+        let twice = format!(
+            "{text}\n[[elsewhere]]\nname = \"lf\"\nmodel = \"{}\"\n",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let e = Study::parse(&twice, Path::new("rq2.toml"), Path::new("."), "quick").unwrap_err();
+        assert!(e.to_string().contains("name `lf`"), "{e}");
         let rq4 = stages("rq4-codeswitch");
         assert!(
             rq4.iter().all(|h| rq2.contains(h)),

@@ -211,7 +211,7 @@ fn tables(study: &Study, cells: &[CellValue]) -> Vec<Table> {
             continue;
         }
         let mut rows = Vec::new();
-        for setting in study.settings() {
+        for setting in study.all_settings() {
             let values: Vec<String> = measures
                 .iter()
                 .map(|m| {

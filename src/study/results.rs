@@ -121,7 +121,7 @@ pub fn rows(study: &Study, runs: &[Run]) -> Vec<Row> {
 /// Per cell and measurement, the value over seeds (two-level interval).
 pub fn cells(study: &Study, runs: &[Run]) -> Vec<CellValue> {
     let mut out = Vec::new();
-    for setting in study.settings() {
+    for setting in study.all_settings() {
         let of_cell: Vec<&Run> = runs.iter().filter(|r| r.setting == setting).collect();
         let Some(first) = of_cell.first() else {
             continue;
@@ -165,7 +165,11 @@ fn finding(f: &Finding, runs: &[Run]) -> FindingResult {
             .map(Vec::as_slice)
             .filter(|i| !i.is_empty())
     }
-    let in_scope: Vec<&Run> = runs.iter().filter(|r| matches(&r.setting, &f.at)).collect();
+    // The findings are about the grid; a model trained elsewhere is shown, not compared.
+    let in_scope: Vec<&Run> = runs
+        .iter()
+        .filter(|r| r.setting.elsewhere.is_none() && matches(&r.setting, &f.at))
+        .collect();
     let a_text = value_text(&f.a);
     let is_a = |r: &Run| match &f.axis {
         Some(axis) => r.setting.value(axis).as_deref() == Some(a_text.as_str()),
@@ -366,7 +370,7 @@ pub fn two_level(a: &[&[(f64, f64)]], b: Option<&[&[(f64, f64)]]>, seed: u64) ->
 pub fn switched_examples(study: &Study, runs: &[Run]) -> Vec<(String, Vec<SwitchedAnswer>)> {
     let varying = study.varying_axes();
     let mut out: Vec<(String, Vec<SwitchedAnswer>)> = Vec::new();
-    for setting in study.settings() {
+    for setting in study.all_settings() {
         let mut answers = Vec::new();
         for r in runs.iter().filter(|r| r.setting == setting) {
             for s in &r.measured.switched {

@@ -291,6 +291,15 @@ answers = 3
 max_new_tokens = 6
 heldout_lines = 10
 
+# A LoRA run trained elsewhere, at the same grid point as a cell of the grid: measured and
+# shown, never mixed into a finding.
+[[elsewhere]]
+name = "lora"
+model = {lora:?}
+pretrain_tokens = 512
+instruct_examples = 8
+seed = 1
+
 [[finding]]
 id = "tokens"
 claim = "An extended vocabulary encodes Chinese in fewer tokens per character."
@@ -301,6 +310,9 @@ b = "original"
 expect = "a_lower"
 "#,
         model = fixture.to_str().unwrap(),
+        lora = common::repo("tests/fixtures/tiny-llama-a-lora")
+            .to_str()
+            .unwrap(),
         zh = assets.join("corpora/udhr/zh.txt").to_str().unwrap(),
         en = assets.join("corpora/udhr/en.txt").to_str().unwrap(),
         instruct = assets
@@ -311,8 +323,9 @@ expect = "a_lower"
     let file = write(dir.path(), "real.toml", &study);
     let ws = dir.path().join("ws");
     let outcome = run_micro(&file, &ws);
-    // 2 vocab x 2 mixes: 1 vocabulary stage, 4 pretraining, 4 tuning, 4 measurements.
-    assert_eq!(outcome["stages"], 13, "{outcome}");
+    // 2 vocab x 2 mixes: 1 vocabulary stage, 4 pretraining, 4 tuning, 4 measurements; and
+    // the model trained elsewhere, measured.
+    assert_eq!(outcome["stages"], 14, "{outcome}");
     let csv = std::fs::read_to_string(ws.join("real/results.csv")).unwrap();
     for m in [
         "knowledge.zh.ceval",
@@ -321,9 +334,19 @@ expect = "a_lower"
         "tokens_per_char.zh",
         "answers.zh.codeswitch_rate",
     ] {
-        assert_eq!(csv.matches(&format!(",{m},")).count(), 4, "{m} in\n{csv}");
+        assert_eq!(csv.matches(&format!(",{m},")).count(), 5, "{m} in\n{csv}");
     }
+    // As many rows as the grid cell at its point, under a name of its own.
+    assert_eq!(
+        csv.matches(",elsewhere-lora_").count(),
+        csv.matches(",zh_v-original_pt-512_en-0_sft-8,").count(),
+        "{csv}"
+    );
     assert_eq!(outcome["summary"]["findings"][0]["verdict"], "agrees");
+    // The finding pairs the grid's own runs only: original and extended at each mix.
+    assert_eq!(outcome["summary"]["findings"][0]["runs"], 2, "{outcome}");
+    let report = std::fs::read_to_string(ws.join("real/report.md")).unwrap();
+    assert!(report.contains("lora (trained elsewhere)"), "{report}");
     // The resized model of the extended cells holds 40 more rows.
     let store = ws.join("store");
     let vocab_dir = std::fs::read_dir(&store)
