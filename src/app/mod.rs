@@ -17,6 +17,7 @@ mod style;
 #[cfg(test)]
 mod testing;
 mod train;
+mod train_export;
 mod train_form;
 mod vocabulary;
 

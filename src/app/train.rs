@@ -32,6 +32,7 @@ pub struct TrainPanel {
     compared: Vec<(String, Vec<StepMetrics>)>,
     compare_dir: String,
     compare_error: Option<String>,
+    export: super::train_export::ExportSection,
 }
 
 impl Default for TrainPanel {
@@ -49,6 +50,7 @@ impl Default for TrainPanel {
             compared: Vec::new(),
             compare_dir: String::new(),
             compare_error: None,
+            export: Default::default(),
         }
     }
 }
@@ -328,6 +330,10 @@ impl TrainPanel {
                     });
                 });
         }
+        let manifest = self.manifest_path();
+        self.export.ui(ui, &manifest, || {
+            RunConfig::from_toml_file(&manifest).map_err(|e| e.to_string())
+        });
         self.comparison(ui);
         self.plots(ui);
     }
@@ -612,6 +618,32 @@ mod tests {
                 .contains("no steps recorded")
         );
         wait_for(&mut h, "no steps recorded", 5);
+    }
+
+    #[test]
+    fn exports_the_manifest_for_llama_factory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = beyond::world::WorldSpec::new(6).unwrap();
+        spec.people = 12;
+        beyond::study::make_world(spec, dir.path(), &mut |_| {}).unwrap();
+        let panel = TrainPanel {
+            manifest: dir.path().join("recipes/base.toml").display().to_string(),
+            ..TrainPanel::default()
+        };
+        let mut h = harness(|ui, p: &mut TrainPanel| p.ui(ui), panel);
+        // The settings form folded, so the section is on screen.
+        wait_for(&mut h, "Mixture", 5);
+        h.state_mut().fold_settings = true;
+        h.step();
+        click(&mut h, "Hand this run to LLaMA-Factory");
+        wait_for(&mut h, "Writes the starting model", 5);
+        click(&mut h, "Export");
+        wait_for(&mut h, "settings mapped", 60);
+        let out = dir.path().join("recipes/base-llama-factory");
+        assert!(out.join("llama_factory.yaml").is_file());
+        // A fresh model is written as the run would start it.
+        assert!(out.join("model/model.safetensors").is_file());
+        assert!(out.join("model/tokenizer.json").is_file());
     }
 
     /// The settings form of the commented example manifest, as drawn (wgpu).
