@@ -333,6 +333,96 @@ pub fn compare_with_torch(
     }
 }
 
+/// Where the PyTorch reference is and how to run it.
+#[derive(Debug, Clone)]
+pub struct TorchReference {
+    pub script: std::path::PathBuf,
+    pub python: String,
+    /// `cpu` or `cuda`.
+    pub device: String,
+}
+
+/// The median of a figure over rounds, with the smallest and largest round.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    /// `None` when no round had the figure.
+    pub fn of(values: impl IntoIterator<Item = Option<f64>>) -> Option<Self> {
+        let mut v: Vec<f64> = values.into_iter().flatten().collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = match n % 2 {
+            1 => v[n / 2],
+            _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        };
+        Some(Self {
+            median,
+            min: v[0],
+            max: v[n - 1],
+        })
+    }
+}
+
+/// Several rounds, each measuring this engine and then PyTorch, so that both see the same
+/// state of the machine; the ratios as medians with their spread.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchSeries {
+    pub rounds: Vec<BenchReport>,
+    pub forward_ratio: Option<Spread>,
+    pub decode_ratio: Option<Spread>,
+    pub train_ratio: Option<Spread>,
+    pub forward_tokens_per_s: Option<Spread>,
+    pub train_tokens_per_s: Option<Spread>,
+    pub torch_forward_tokens_per_s: Option<Spread>,
+    pub torch_train_tokens_per_s: Option<Spread>,
+}
+
+/// Runs `rounds` rounds of [`measure`] and (when given) the PyTorch reference, alternately.
+pub fn measure_rounds(
+    options: &BenchOptions,
+    device: &Device,
+    info: &DeviceInfo,
+    torch: Option<&TorchReference>,
+    rounds: usize,
+    ctx: Option<&JobContext>,
+) -> Result<BenchSeries> {
+    let mut all = Vec::with_capacity(rounds.max(1));
+    for round in 0..rounds.max(1) {
+        if let Some(c) = ctx {
+            c.message(format!("round {} of {}", round + 1, rounds.max(1)));
+        }
+        let mut report = measure(options, device, info, ctx)?;
+        if let Some(t) = torch {
+            match t.script.is_file() {
+                true => {
+                    compare_with_torch(&mut report, &t.script, &t.python, &t.device, options.steps)
+                }
+                false => report.torch_error = Some(format!("{} not found", t.script.display())),
+            }
+        }
+        all.push(report);
+    }
+    let of = |f: &dyn Fn(&BenchReport) -> Option<f64>| Spread::of(all.iter().map(f));
+    Ok(BenchSeries {
+        forward_ratio: of(&|r| r.forward_ratio),
+        decode_ratio: of(&|r| r.decode_ratio),
+        train_ratio: of(&|r| r.train_ratio),
+        forward_tokens_per_s: of(&|r| Some(r.beyond.forward_tokens_per_s)),
+        train_tokens_per_s: of(&|r| r.beyond.train_tokens_per_s),
+        torch_forward_tokens_per_s: of(&|r| r.torch.as_ref().map(|t| t.forward_tokens_per_s)),
+        torch_train_tokens_per_s: of(&|r| r.torch.as_ref().and_then(|t| t.train_tokens_per_s)),
+        rounds: all,
+    })
+}
+
 /// Multiple-choice evaluation speed on a preset.
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalBench {
@@ -423,4 +513,18 @@ pub fn measure_mcq(
         questions_per_second: report.questions_per_second,
         seconds: report.seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spread_is_the_median_and_the_ends() {
+        let s = Spread::of([Some(0.9), None, Some(1.2), Some(1.0)]).unwrap();
+        assert_eq!((s.median, s.min, s.max), (1.0, 0.9, 1.2));
+        let even = Spread::of([Some(1.0), Some(2.0)]).unwrap();
+        assert_eq!(even.median, 1.5);
+        assert!(Spread::of([None]).is_none());
+    }
 }

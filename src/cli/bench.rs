@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use beyond::bench::{BenchOptions, compare_with_torch, measure, measure_mcq};
+use beyond::bench::{BenchOptions, Spread, TorchReference, measure_mcq, measure_rounds};
 use beyond::jobs::Job;
 
 /// What to time.
@@ -41,6 +41,10 @@ pub struct BenchArgs {
     /// Do not run PyTorch.
     #[arg(long)]
     pub no_torch: bool,
+    /// Rounds, each timing beyond and then PyTorch; the ratios are reported as medians with the
+    /// smallest and largest round.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// Tokenizer for `eval` (the preset's vocabulary is LLaMA-2's).
     #[arg(long, default_value = "assets/tokenizers/llama2/tokenizer.json")]
     pub tokenizer: PathBuf,
@@ -65,48 +69,44 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         new_tokens: args.new_tokens,
         train: args.what == BenchWhat::Train,
     };
-    let job = Job::spawn("bench", None, move |ctx| {
-        measure(&options, &device, &info, Some(ctx))
+    let torch = (!args.no_torch).then(|| TorchReference {
+        script: args.torch_reference.clone(),
+        python: args.python.clone(),
+        device: match info.kind.as_str() {
+            "gpu" => "cuda".into(),
+            _ => "cpu".into(),
+        },
     });
-    let mut report = super::render::follow(job, args.common.json)?;
-    if !args.no_torch {
-        if args.torch_reference.is_file() {
-            let torch_device = if report.device.kind == "gpu" {
-                "cuda"
-            } else {
-                "cpu"
-            };
-            compare_with_torch(
-                &mut report,
-                &args.torch_reference,
-                &args.python,
-                torch_device,
-                args.steps,
-            );
-        } else {
-            report.torch_error = Some(format!("{} not found", args.torch_reference.display()));
-        }
-    }
+    let rounds = args.rounds;
+    let job = Job::spawn("bench", None, move |ctx| {
+        measure_rounds(&options, &device, &info, torch.as_ref(), rounds, Some(ctx))
+    });
+    let series = super::render::follow(job, args.common.json)?;
     if args.common.json {
-        return super::print_json(&report);
+        return super::print_json(&series);
     }
+    let Some(first) = series.rounds.first() else {
+        anyhow::bail!("no round was measured");
+    };
     println!(
-        "preset {} ({:.1} M params), batch {} x seq {}, on {}",
-        report.preset,
-        report.params as f64 / 1e6,
-        report.batch,
-        report.seq,
-        report.device.summary()
+        "preset {} ({:.1} M params), batch {} x seq {}, on {}; {} rounds, each beyond then torch",
+        first.preset,
+        first.params as f64 / 1e6,
+        first.batch,
+        first.seq,
+        first.device.summary(),
+        series.rounds.len()
     );
     println!(
-        "{:<40} {:>14} {:>14} {:>14} {:>12}",
-        "engine", "forward tok/s", "decode tok/s", "train tok/s", "peak MiB"
+        "{:<8} {:<40} {:>14} {:>14} {:>14} {:>12}",
+        "round", "engine", "forward tok/s", "decode tok/s", "train tok/s", "peak MiB"
     );
     let opt =
         |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
-    let row = |f: &beyond::bench::EngineFigures| {
+    let row = |round: usize, f: &beyond::bench::EngineFigures| {
         println!(
-            "{:<40} {:>14.0} {:>14.1} {:>14} {:>12}",
+            "{:<8} {:<40} {:>14.0} {:>14.1} {:>14} {:>12}",
+            round,
             f.engine,
             f.forward_tokens_per_s,
             f.decode_tokens_per_s,
@@ -114,20 +114,36 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             opt(f.peak_memory_bytes.map(|b| b as f64 / (1 << 20) as f64), 0)
         )
     };
-    row(&report.beyond);
-    match (&report.torch, &report.torch_error) {
-        (Some(t), _) => {
-            row(t);
-            println!(
-                "{:<40} {:>14.2} {:>14.2} {:>14}",
-                "ratio (beyond / torch)",
-                report.forward_ratio.unwrap_or(f64::NAN),
-                report.decode_ratio.unwrap_or(f64::NAN),
-                opt(report.train_ratio, 2)
-            );
+    for (i, report) in series.rounds.iter().enumerate() {
+        row(i + 1, &report.beyond);
+        match (&report.torch, &report.torch_error) {
+            (Some(t), _) => {
+                row(i + 1, t);
+                println!(
+                    "{:<8} {:<40} {:>14.2} {:>14.2} {:>14}",
+                    i + 1,
+                    "ratio (beyond / torch)",
+                    report.forward_ratio.unwrap_or(f64::NAN),
+                    report.decode_ratio.unwrap_or(f64::NAN),
+                    opt(report.train_ratio, 2)
+                );
+            }
+            (None, Some(e)) => println!("{:<8} torch: not measured ({e})", i + 1),
+            (None, None) => {}
         }
-        (None, Some(e)) => println!("torch: not measured ({e})"),
-        (None, None) => {}
+    }
+    let spread = |s: Option<Spread>| {
+        s.map_or("-".to_string(), |s| {
+            format!("{:.2} [{:.2}, {:.2}]", s.median, s.min, s.max)
+        })
+    };
+    if series.forward_ratio.is_some() {
+        println!(
+            "median ratio [smallest, largest round]: forward {}, decode {}, train {}",
+            spread(series.forward_ratio),
+            spread(series.decode_ratio),
+            spread(series.train_ratio)
+        );
     }
     Ok(())
 }

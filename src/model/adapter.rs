@@ -258,7 +258,8 @@ fn linear_mut<'a>(model: &'a mut Llama, module: &str) -> Option<&'a mut Linear> 
     })
 }
 
-/// Puts a fully saved module (`model.embed_tokens.weight`, `lm_head.weight`) in place.
+/// Puts a fully saved module (`model.embed_tokens.weight`, `lm_head.weight`, a projection) in
+/// place.
 fn replace_module(
     model: &mut Llama,
     short: &str,
@@ -267,38 +268,23 @@ fn replace_module(
     path: &Path,
 ) -> Result<()> {
     let device = model.embed_tokens.weight.device();
-    match short {
-        "model.embed_tokens.weight" => {
-            let dims = model.embed_tokens.weight.val().dims();
-            let data = weights.read(name, &dims)?;
-            model.embed_tokens.weight = Param::from_tensor(Tensor::from_data(data, &device));
-        }
-        "lm_head.weight" => {
-            let Some(head) = model.lm_head.as_mut() else {
-                return Err(Error::bad_tensor(
-                    path,
-                    name,
-                    "replaces the head, but the base ties it to the embedding",
-                ));
-            };
-            let [d_in, d_out] = head.weight.val().dims();
-            let data = weights.read(name, &[d_out, d_in])?;
-            let w: Tensor<2> = Tensor::from_data(data, &device);
-            head.weight = Param::from_tensor(w.transpose());
-        }
-        other => {
-            let Some(linear) = linear_mut(model, other.trim_end_matches(".weight")) else {
-                return Err(Error::bad_tensor(
-                    path,
-                    name,
-                    "is a saved module this LLaMA has no place for",
-                ));
-            };
-            let [d_in, d_out] = linear.weight.val().dims();
-            let data = weights.read(name, &[d_out, d_in])?;
-            let w: Tensor<2> = Tensor::from_data(data, &device);
-            linear.weight = Param::from_tensor(w.transpose());
-        }
+    if short == "model.embed_tokens.weight" {
+        let dims = model.embed_tokens.weight.val().dims();
+        let data = weights.read(name, &dims)?;
+        model.embed_tokens.weight = Param::from_tensor(Tensor::from_data(data, &device));
+        return Ok(());
     }
+    let module = short.trim_end_matches(".weight");
+    let Some(linear) = linear_mut(model, module) else {
+        let reason = match module {
+            "lm_head" => "replaces the head, but the base ties it to the embedding",
+            _ => "is a saved module this LLaMA has no place for",
+        };
+        return Err(Error::bad_tensor(path, name, reason));
+    };
+    // HF stores (out, in); Burn's Linear holds (in, out).
+    let [d_in, d_out] = linear.weight.val().dims();
+    let w: Tensor<2> = Tensor::from_data(weights.read(name, &[d_out, d_in])?, &device);
+    linear.weight = Param::from_tensor(w.transpose());
     Ok(())
 }

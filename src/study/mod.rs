@@ -258,22 +258,7 @@ pub fn plan(study: &Study, layout: &Layout) -> Result<Plan> {
                 chain.push(i);
                 from = (plan.stages[i].address.hash.clone(), plan.stages[i].output());
             }
-            let spec = MeasureStage {
-                model: from.0.clone(),
-                target: target.clone(),
-                languages: manifest::dedup(vec![study.base_language.clone(), target.clone()]),
-                settings: study.measure.clone(),
-                sources: sources.clone(),
-            };
-            let stage = Planned {
-                address: store.address("measure", &spec)?,
-                label: format!("measuring {}", setting.label(&study.varying_axes())),
-                cost: 8_000.0,
-                work: Work::Measure {
-                    spec,
-                    model: from.1.clone(),
-                },
-            };
+            let stage = measure_stage(study, &store, &setting, &sources, from.clone())?;
             chain.push(plan.add(stage));
             plan.runs.push(PlannedRun {
                 setting: setting.clone(),
@@ -289,19 +274,7 @@ pub fn plan(study: &Study, layout: &Layout) -> Result<Plan> {
             let base = crate::model::adapter::base_dir(&model, None)?;
             identity.push_str(&stages::fingerprint(&base));
         }
-        let spec = MeasureStage {
-            model: identity,
-            target: setting.target.clone(),
-            languages: manifest::dedup(vec![study.base_language.clone(), setting.target.clone()]),
-            settings: study.measure.clone(),
-            sources: sources.clone(),
-        };
-        let stage = Planned {
-            address: store.address("measure", &spec)?,
-            label: format!("measuring {}", setting.label(&study.varying_axes())),
-            cost: 8_000.0,
-            work: Work::Measure { spec, model },
-        };
+        let stage = measure_stage(study, &store, &setting, &sources, (identity, model))?;
         let i = plan.add(stage);
         plan.runs.push(PlannedRun {
             setting,
@@ -310,6 +283,30 @@ pub fn plan(study: &Study, layout: &Layout) -> Result<Plan> {
         });
     }
     Ok(plan)
+}
+
+/// The stage that measures the model `(identity, dir)` of `setting`.
+fn measure_stage(
+    study: &Study,
+    store: &Store,
+    setting: &Setting,
+    sources: &Sources,
+    (identity, dir): (String, PathBuf),
+) -> Result<Planned> {
+    let target = &setting.target;
+    let spec = MeasureStage {
+        model: identity,
+        target: target.clone(),
+        languages: manifest::dedup(vec![study.base_language.clone(), target.clone()]),
+        settings: study.measure.clone(),
+        sources: sources.clone(),
+    };
+    Ok(Planned {
+        address: store.address("measure", &spec)?,
+        label: format!("measuring {}", setting.label(&study.varying_axes())),
+        cost: 8_000.0,
+        work: Work::Measure { spec, model: dir },
+    })
 }
 
 /// How far a study has got: what the faces draw.

@@ -14,13 +14,6 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("beyond-export-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// A pretraining manifest with a value other than the default in every setting it maps.
 fn pretrain_manifest(dir: &Path, tokens: u64) -> PathBuf {
     let path = dir.join("pt.toml");
@@ -184,10 +177,11 @@ fn jsonl(path: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_pretraining_run_reads_back_from_the_yaml_setting_by_setting() {
-    let dir = scratch("pt-yaml");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let out = dir.join("lf");
     let tokens = 64 * 4 * 2 * 6; // six steps
-    let report = export(&pretrain_manifest(&dir, tokens), &out);
+    let report = export(&pretrain_manifest(dir, tokens), &out);
     let yaml = read_yaml(&out);
 
     assert_eq!(text(&yaml, "stage"), "pt");
@@ -287,14 +281,14 @@ fn a_pretraining_run_reads_back_from_the_yaml_setting_by_setting() {
     ]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("holds a trained result"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn an_instruction_run_with_lora_reads_back_from_the_yaml() {
-    let dir = scratch("sft-yaml");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let out = dir.join("lf");
-    export(&sft_manifest(&dir, 20, 1e-3), &out);
+    export(&sft_manifest(dir, 20, 1e-3), &out);
     let yaml = read_yaml(&out);
     assert_eq!(text(&yaml, "stage"), "sft");
     assert_eq!(text(&yaml, "finetuning_type"), "lora");
@@ -331,14 +325,14 @@ fn an_instruction_run_with_lora_reads_back_from_the_yaml() {
     let held = jsonl(&out.join("data/heldout.jsonl")).len();
     assert_eq!(held, total / 8);
     assert_eq!(records.len() + held, total);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn a_setting_llama_factory_cannot_express_is_refused_by_name() {
     // A tokenizer whose EOS is in the vocabulary but not a special token: written as text it
     // would be split into pieces, so the data cannot carry it to LLaMA-Factory.
-    let dir = scratch("refuse");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let mut tokenizer: serde_json::Value =
         serde_json::from_slice(&std::fs::read(crate::common::llama2_tokenizer()).unwrap()).unwrap();
     tokenizer["added_tokens"]
@@ -375,7 +369,6 @@ fn a_setting_llama_factory_cannot_express_is_refused_by_name() {
         "names the file: {stderr}"
     );
     assert!(!out.join("llama_factory.yaml").exists());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -389,7 +382,8 @@ fn a_peft_adapter_opens_merged_into_its_base_with_pefts_logits() {
         .iter()
         .map(|v| v.to_string())
         .collect();
-    let dir = scratch("adapter");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let out = dir.join("logits.safetensors");
     let run = json_of(&beyond(&[
         "logits",
@@ -428,7 +422,6 @@ fn a_peft_adapter_opens_merged_into_its_base_with_pefts_logits() {
         moved > 1e-2,
         "the adapter changes the logits by only {moved}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `llamafactory-cli`: `BEYOND_LLAMAFACTORY_CLI`, or on the PATH. `None` skips the tests that
@@ -523,9 +516,10 @@ fn llama_factory_trains_an_exported_pretraining_run_and_beyond_reads_the_result(
     let Some(cli) = llamafactory_cli() else {
         return;
     };
-    let dir = scratch("lf-pt");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let out = dir.join("lf");
-    export(&pretrain_manifest(&dir, 64 * 4 * 2 * 12), &out);
+    export(&pretrain_manifest(dir, 64 * 4 * 2 * 12), &out);
     train_with_llama_factory(&cli, &out);
     assert!(
         out.join("output/config.json").is_file(),
@@ -537,7 +531,6 @@ fn llama_factory_trains_an_exported_pretraining_run_and_beyond_reads_the_result(
         "pretraining, held-out bits/byte: {start:.4} -> {trained:.4} (change up to {high:+.4})"
     );
     assert!(trained < start && high < 0.0, "{start} -> {trained}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -545,9 +538,10 @@ fn llama_factory_trains_an_exported_lora_run_and_beyond_merges_the_result() {
     let Some(cli) = llamafactory_cli() else {
         return;
     };
-    let dir = scratch("lf-sft");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let out = dir.join("lf");
-    export(&sft_manifest(&dir, 48, 5e-3), &out);
+    export(&sft_manifest(dir, 48, 5e-3), &out);
     train_with_llama_factory(&cli, &out);
     assert!(
         out.join("output/adapter_config.json").is_file(),
@@ -567,5 +561,4 @@ fn llama_factory_trains_an_exported_lora_run_and_beyond_merges_the_result() {
         "LoRA instruction tuning, held-out response bits/byte: {start:.4} -> {trained:.4} (change up to {high:+.4})"
     );
     assert!(trained < start && high < 0.0, "{start} -> {trained}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
