@@ -7,7 +7,9 @@ use eframe::egui::{self, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use beyond::device::{self, DeviceChoice};
-use beyond::train::{RunConfig, RunDir, StepMetrics, TrainReport, read_metrics, train};
+use beyond::train::{
+    RunConfig, RunDir, StepMetrics, TrainReport, read_metrics, read_run_history, train,
+};
 
 use super::files::{PathKind, path_field};
 use super::running::Task;
@@ -161,9 +163,11 @@ impl TrainPanel {
     /// Reads another run's `metrics.jsonl` to draw beside this one.
     fn add_comparison(&mut self) {
         let dir = self.compare_dir.trim().to_string();
-        let metrics = RunDir::new(std::path::Path::new(&dir)).metrics();
-        self.compare_error = match read_metrics(&metrics) {
-            Ok(h) if h.is_empty() => Some(format!("{}: no steps recorded", metrics.display())),
+        // A beyond run, or a run trained elsewhere (an HF Trainer's trainer_state.json).
+        self.compare_error = match read_run_history(std::path::Path::new(&dir)) {
+            Ok(h) if h.is_empty() => Some(format!(
+                "{dir}: no steps recorded (no metrics.jsonl or trainer_state.json)"
+            )),
             Ok(h) => {
                 self.compared.retain(|(d, _)| *d != dir);
                 self.compared.push((dir, h));

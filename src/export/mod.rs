@@ -147,7 +147,9 @@ fn run_md(config: &RunConfig, r: &ExportReport) -> String {
         r.manifest.display()
     ));
     s.push_str(&format!(
-        "## One machine\n\n```sh\npip install llamafactory\ncd {}\nllamafactory-cli train {YAML_FILE}\n```\n\n",
+        "## One machine\n\n```sh\npip install llamafactory\ncd {}\nllamafactory-cli train {YAML_FILE}\n```\n\n         If LLaMA-Factory fails importing torchaudio (pip paired a torch and a torchaudio built for \
+         different CUDA versions), install releases that go together, such as \
+         `pip install torch==2.11.0 torchaudio==2.11.0 torchvision==0.26.0`.\n\n",
         r.out.display()
     ));
     s.push_str(&format!(

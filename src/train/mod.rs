@@ -15,6 +15,9 @@ pub use lora::{LoraConfig, LoraModel};
 pub use optim::{AdamWConfig, Optimizer, OptimizerConfig, clip_global_norm, grad_norms};
 pub use params::{NamedParam, Trainable, named_params};
 #[cfg(feature = "native")]
-pub use run::{RunDir, StepMetrics, TrainReport, TrainerState, read_metrics, train};
+pub use run::{
+    RunDir, StepMetrics, TrainReport, TrainerState, read_metrics, read_run_history,
+    read_trainer_state, train,
+};
 pub use schedule::{Decay, Schedule};
 pub use step::{Batch, batch_loss, loss_and_grads};

@@ -562,3 +562,44 @@ fn llama_factory_trains_an_exported_lora_run_and_beyond_merges_the_result() {
     );
     assert!(trained < start && high < 0.0, "{start} -> {trained}");
 }
+
+#[test]
+fn a_run_trained_by_llama_factory_reads_as_steps_beside_ours() {
+    let dir = repo("tests/fixtures/llama-factory-run");
+    let steps = beyond::train::read_run_history(&dir).unwrap();
+    assert_eq!(steps.len(), 12);
+    assert_eq!(
+        steps.iter().map(|s| s.step).collect::<Vec<_>>(),
+        (1..=12).collect::<Vec<_>>()
+    );
+    assert!((steps[0].loss - 11.167339324951172).abs() < 1e-12);
+    assert!((steps[1].lr - 0.0006666666666666666).abs() < 1e-15);
+    assert!(steps[0].grad_norm > 0.0);
+    assert_eq!(steps[11].eval_loss, Some(10.492361068725586));
+    // The manifest evaluated every 4 steps.
+    let evaluated: Vec<u64> = steps
+        .iter()
+        .filter(|s| s.eval_loss.is_some())
+        .map(|s| s.step)
+        .collect();
+    assert_eq!(evaluated, [4, 8, 12]);
+    // A folder with neither file has no steps; a broken state file is named.
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(
+        beyond::train::read_run_history(tmp.path())
+            .unwrap()
+            .is_empty()
+    );
+    std::fs::write(
+        tmp.path().join("trainer_state.json"),
+        "{\"log_history\": 3}",
+    )
+    .unwrap();
+    let e = beyond::train::read_run_history(tmp.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("trainer_state.json") && e.contains("log_history"),
+        "{e}"
+    );
+}

@@ -50,6 +50,84 @@ pub fn read_metrics(path: &Path) -> Result<Vec<StepMetrics>> {
     Ok(out)
 }
 
+/// The steps of a run directory: beyond's `metrics.jsonl`, or the `trainer_state.json` the HF
+/// Trainer writes (LLaMA-Factory's `output/`, or its newest `checkpoint-N/` while it runs), so a
+/// run trained elsewhere draws on the same plots. A folder with neither has no steps.
+pub fn read_run_history(dir: &Path) -> Result<Vec<StepMetrics>> {
+    let ours = dir.join(super::dir::METRICS);
+    if ours.is_file() {
+        return read_metrics(&ours);
+    }
+    let top = dir.join(TRAINER_STATE);
+    if top.is_file() {
+        return read_trainer_state(&top);
+    }
+    let newest = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let step = name.strip_prefix("checkpoint-")?.parse::<u64>().ok()?;
+                    Some((step, e.path().join(TRAINER_STATE)))
+                })
+                .filter(|(_, p)| p.is_file())
+                .max_by_key(|(step, _)| *step)
+        })
+        .ok()
+        .flatten();
+    match newest {
+        Some((_, path)) => read_trainer_state(&path),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The HF Trainer's state file.
+pub const TRAINER_STATE: &str = "trainer_state.json";
+
+/// Steps of an HF Trainer's `trainer_state.json`: its `log_history` entries with a `loss`, the
+/// `eval_loss` logged at the same step joined in. Tokens come from `num_input_tokens_seen` when
+/// the Trainer counted them (spread evenly over the steps); speed and time left are not kept
+/// there and read as 0.
+pub fn read_trainer_state(path: &Path) -> Result<Vec<StepMetrics>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let state: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::bad_file(path, format!("not valid JSON: {e}")))?;
+    let history = state["log_history"]
+        .as_array()
+        .ok_or_else(|| Error::bad_file(path, "has no `log_history` list"))?;
+    let number = |v: &serde_json::Value, key: &str| v.get(key).and_then(|x| x.as_f64());
+    let seen = number(&state, "num_input_tokens_seen").unwrap_or(0.0);
+    let steps = number(&state, "global_step").unwrap_or(0.0).max(1.0);
+    let mut out: Vec<StepMetrics> = history
+        .iter()
+        .filter_map(|h| {
+            let step = h.get("step")?.as_u64()?;
+            Some(StepMetrics {
+                step,
+                tokens: (seen / steps * step as f64) as u64,
+                loss: number(h, "loss")?,
+                lr: number(h, "learning_rate").unwrap_or(0.0),
+                grad_norm: number(h, "grad_norm").unwrap_or(0.0),
+                tokens_per_s: 0.0,
+                eta_s: 0.0,
+                eval_loss: None,
+            })
+        })
+        .collect();
+    for h in history {
+        if let (Some(step), Some(eval)) = (
+            h.get("step").and_then(|s| s.as_u64()),
+            number(h, "eval_loss"),
+        ) && let Some(m) = out.iter_mut().find(|m| m.step == step)
+        {
+            m.eval_loss = Some(eval);
+        }
+    }
+    out.sort_by_key(|m| m.step);
+    Ok(out)
+}
+
 /// A run's metrics file, open for appending.
 pub(super) struct MetricsLog {
     path: PathBuf,

@@ -31,7 +31,7 @@ use metrics::MetricsLog;
 use model::{Trainee, build_model, open_tokenizer};
 
 pub use dir::{RunDir, TrainerState};
-pub use metrics::{StepMetrics, read_metrics};
+pub use metrics::{StepMetrics, read_metrics, read_run_history, read_trainer_state};
 /// The model and tokenizer a run starts from, for handing the same start to another trainer.
 pub(crate) use model::{build_model as starting_model, open_tokenizer as run_tokenizer};
 
