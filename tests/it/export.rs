@@ -511,56 +511,60 @@ fn heldout_text(out: &Path, field: impl Fn(&serde_json::Value) -> Vec<String>) -
     path
 }
 
-#[test]
-fn llama_factory_trains_an_exported_pretraining_run_and_beyond_reads_the_result() {
+/// Exports the manifest `write_manifest` writes, trains it with LLaMA-Factory, checks it left
+/// `leaves` in `output/`, and asserts that the held-out texts `held` picks from each held-out
+/// record have fewer bits per byte under the result than under the exported start.
+fn round_trip_lowers_bits_per_byte(
+    what: &str,
+    write_manifest: impl FnOnce(&Path) -> PathBuf,
+    leaves: &str,
+    held: impl Fn(&serde_json::Value) -> Vec<String>,
+) {
     let Some(cli) = llamafactory_cli() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let out = dir.join("lf");
-    export(&pretrain_manifest(dir, 64 * 4 * 2 * 12), &out);
+    let out = tmp.path().join("lf");
+    export(&write_manifest(tmp.path()), &out);
     train_with_llama_factory(&cli, &out);
     assert!(
-        out.join("output/config.json").is_file(),
-        "a full run leaves an HF directory"
+        out.join("output").join(leaves).is_file(),
+        "{what} leaves {leaves}"
     );
-    let text = heldout_text(&out, |r| vec![r["text"].as_str().unwrap().to_string()]);
+    let text = heldout_text(&out, held);
     let (start, trained, high) = bits_per_byte(&out, &text);
-    eprintln!(
-        "pretraining, held-out bits/byte: {start:.4} -> {trained:.4} (change up to {high:+.4})"
-    );
+    eprintln!("{what}, held-out bits/byte: {start:.4} -> {trained:.4} (change up to {high:+.4})");
     assert!(trained < start && high < 0.0, "{start} -> {trained}");
 }
 
 #[test]
+fn llama_factory_trains_an_exported_pretraining_run_and_beyond_reads_the_result() {
+    // A full run leaves an HF directory.
+    round_trip_lowers_bits_per_byte(
+        "pretraining",
+        |dir| pretrain_manifest(dir, 64 * 4 * 2 * 12),
+        "config.json",
+        |r| vec![r["text"].as_str().unwrap().to_string()],
+    );
+}
+
+#[test]
 fn llama_factory_trains_an_exported_lora_run_and_beyond_merges_the_result() {
-    let Some(cli) = llamafactory_cli() else {
-        return;
-    };
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let out = dir.join("lf");
-    export(&sft_manifest(dir, 48, 5e-3), &out);
-    train_with_llama_factory(&cli, &out);
-    assert!(
-        out.join("output/adapter_config.json").is_file(),
-        "a LoRA run leaves an adapter"
+    // A LoRA run leaves an adapter; the held-out texts are the responses.
+    round_trip_lowers_bits_per_byte(
+        "LoRA instruction tuning",
+        |dir| sft_manifest(dir, 48, 5e-3),
+        "adapter_config.json",
+        |r| {
+            r["conversations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["from"] == "gpt")
+                .map(|t| t["value"].as_str().unwrap().to_string())
+                .collect()
+        },
     );
-    let text = heldout_text(&out, |r| {
-        r["conversations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|t| t["from"] == "gpt")
-            .map(|t| t["value"].as_str().unwrap().to_string())
-            .collect()
-    });
-    let (start, trained, high) = bits_per_byte(&out, &text);
-    eprintln!(
-        "LoRA instruction tuning, held-out response bits/byte: {start:.4} -> {trained:.4} (change up to {high:+.4})"
-    );
-    assert!(trained < start && high < 0.0, "{start} -> {trained}");
 }
 
 #[test]
