@@ -156,6 +156,48 @@ impl<T: Send + 'static> Job<T> {
         }
     }
 
+    /// Starts the future `work` makes: on its own thread, driven to the end there, on the
+    /// desktop; on the browser's event loop on the web, where the work must yield (see
+    /// [`yield_now`]) for the page to keep drawing.
+    pub fn spawn_async<F, Fut>(name: &str, waker: Option<Waker>, work: F) -> Self
+    where
+        F: FnOnce(JobContext) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T>> + 'static,
+    {
+        let (tx, events) = channel();
+        let cancel = CancelToken::default();
+        let ctx = JobContext::new(tx, cancel.clone(), waker);
+        let result = Arc::new(Mutex::new(None));
+        let slot = result.clone();
+        let name = name.to_string();
+        // The future is made where it runs: it need not move between threads.
+        let run = move || async move {
+            ctx.emit(Event::Started { job: name });
+            let outcome = work(ctx.clone()).await;
+            let finished = Event::Finished {
+                ok: outcome.is_ok(),
+                error: outcome.as_ref().err().map(|e| e.to_string()),
+            };
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(outcome);
+            }
+            ctx.emit(finished);
+        };
+        #[cfg(not(target_family = "wasm"))]
+        let handle = Some(std::thread::spawn(move || {
+            futures_lite::future::block_on(run())
+        }));
+        #[cfg(target_family = "wasm")]
+        wasm_bindgen_futures::spawn_local(run());
+        Self {
+            events,
+            cancel,
+            result,
+            #[cfg(not(target_family = "wasm"))]
+            handle,
+        }
+    }
+
     /// Asks the job to stop.
     pub fn cancel(&self) {
         self.cancel.cancel();
@@ -180,6 +222,24 @@ impl<T: Send + 'static> Job<T> {
         }
         self.try_result()
             .unwrap_or_else(|| Err(Error::InvalidInput("the job ended without a result".into())))
+    }
+}
+
+/// Lets the host run before the job goes on: on the web, a turn of the browser's event loop
+/// (the page draws and takes input); on the desktop, where a job has its own thread, nothing.
+pub async fn yield_now() {
+    #[cfg(target_family = "wasm")]
+    {
+        let turn = js_sys::Promise::new(&mut |resolve, _| {
+            let timer = web_sys::window().and_then(|w| {
+                w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
+                    .ok()
+            });
+            if timer.is_none() {
+                let _ = resolve.call0(&wasm_bindgen::JsValue::UNDEFINED);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(turn).await;
     }
 }
 
@@ -223,6 +283,20 @@ mod tests {
         });
         job.cancel();
         assert!(matches!(job.wait(), Err(Error::Cancelled)));
+    }
+
+    #[test]
+    fn an_async_job_reports_and_returns() {
+        let job = Job::spawn_async("count", None, |ctx| async move {
+            for i in 0..3 {
+                yield_now().await;
+                ctx.progress("counting", i + 1, Some(3), "items");
+            }
+            Ok(7)
+        });
+        let events: Vec<Event> = job.events.iter().collect();
+        assert_eq!(events.len(), 5);
+        assert_eq!(job.wait().unwrap(), 7);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! Capability Transfer" (2024). This crate is the core; the CLI, the desktop app and the web build
 //! are faces that start its jobs and render their events.
 
+#[cfg(feature = "app")]
+pub mod app;
 #[cfg(feature = "native")]
 pub mod bench;
 pub mod data;
@@ -14,6 +16,7 @@ pub mod eval;
 #[cfg(feature = "native")]
 pub mod export;
 pub mod jobs;
+pub mod lesson;
 pub mod model;
 pub mod rng;
 #[cfg(feature = "native")]

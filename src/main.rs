@@ -1,6 +1,5 @@
 //! `beyond`: the desktop app with no arguments, the CLI with a command.
 
-mod app;
 mod cli;
 
 use clap::Parser;
@@ -25,7 +24,7 @@ fn main() -> std::process::ExitCode {
     keep_freed_pages();
     let args = cli::Cli::parse();
     let Some(command) = args.command else {
-        return report(app::run(app::AppOptions::default()), false);
+        return report(beyond::app::run(beyond::app::AppOptions::default()), false);
     };
     let json = cli::wants_json(&command);
     report(cli::run(command), json)

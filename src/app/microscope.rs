@@ -1,15 +1,102 @@
 //! The token microscope: a text's tokens as boxes under one or two tokenizers side by side,
 //! byte-fallback tokens marked.
 
+#[cfg(feature = "native")]
 use super::files::{PathKind, path_field};
 use eframe::egui;
 
 use super::style;
-use beyond::model::TextTokenizer;
-use beyond::vocab::{Piece, pieces};
+use crate::model::TextTokenizer;
+use crate::vocab::{Piece, pieces};
+
+/// Texts to try, built in: the Universal Declaration of Human Rights in several scripts (code,
+/// name, the whole text; the first paragraph is shown).
+const SAMPLES: [(&str, &str, &str); 10] = [
+    (
+        "en",
+        "English",
+        include_str!("../../assets/corpora/udhr/en.txt"),
+    ),
+    (
+        "zh",
+        "Chinese",
+        include_str!("../../assets/corpora/udhr/zh.txt"),
+    ),
+    (
+        "ar",
+        "Arabic",
+        include_str!("../../assets/corpora/udhr/ar.txt"),
+    ),
+    (
+        "ur",
+        "Urdu",
+        include_str!("../../assets/corpora/udhr/ur.txt"),
+    ),
+    (
+        "hi",
+        "Hindi",
+        include_str!("../../assets/corpora/udhr/hi.txt"),
+    ),
+    (
+        "ta",
+        "Tamil",
+        include_str!("../../assets/corpora/udhr/ta.txt"),
+    ),
+    (
+        "sw",
+        "Swahili",
+        include_str!("../../assets/corpora/udhr/sw.txt"),
+    ),
+    (
+        "ru",
+        "Russian",
+        include_str!("../../assets/corpora/udhr/ru.txt"),
+    ),
+    (
+        "ko",
+        "Korean",
+        include_str!("../../assets/corpora/udhr/ko.txt"),
+    ),
+    (
+        "am",
+        "Amharic",
+        include_str!("../../assets/corpora/udhr/am.txt"),
+    ),
+];
+
+/// A sample's first paragraph: its first line of some length (the title and headings are short).
+fn first_paragraph(text: &str) -> &str {
+    text.lines()
+        .find(|l| l.chars().count() > 60)
+        .unwrap_or_else(|| text.lines().next().unwrap_or(""))
+}
+
+/// Tokenizer files read in the background: (slot, name, bytes), until the panel takes them.
+#[derive(Clone, Default)]
+pub struct Arrivals(std::sync::Arc<std::sync::Mutex<Vec<Arrival>>>);
+
+type Arrival = (usize, String, Result<Vec<u8>, String>);
+
+impl Arrivals {
+    #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+    pub fn put(&self, slot: usize, name: String, bytes: Result<Vec<u8>, String>) {
+        if let Ok(mut a) = self.0.lock() {
+            a.push((slot, name, bytes));
+        }
+    }
+
+    fn take(&self) -> Vec<Arrival> {
+        self.0
+            .lock()
+            .map(|mut a| a.drain(..).collect())
+            .unwrap_or_default()
+    }
+}
 
 pub struct MicroscopePanel {
+    /// Each slot's file (a path on the desktop, a name on the web).
     paths: [String; 2],
+    arrivals: Arrivals,
     tokenizers: [Option<Result<TextTokenizer, String>>; 2],
     text: String,
     /// Script groups this system has no font for (their text shows as boxes).
@@ -20,6 +107,7 @@ impl Default for MicroscopePanel {
     fn default() -> Self {
         Self {
             paths: [String::new(), String::new()],
+            arrivals: Arrivals::default(),
             tokenizers: [None, None],
             text: "人人生而自由,在尊严和权利上一律平等。All human beings are born free and equal."
                 .into(),
@@ -29,7 +117,45 @@ impl Default for MicroscopePanel {
 }
 
 impl MicroscopePanel {
+    /// Loads tokenizer `slot` (0: base, 1: extended) from the bytes of a file called `name`.
+    pub fn load_bytes(&mut self, slot: usize, name: &str, bytes: Result<Vec<u8>, String>) {
+        self.paths[slot] = name.to_string();
+        self.tokenizers[slot] = Some(bytes.and_then(|b| {
+            TextTokenizer::from_bytes(&b, std::path::Path::new(name), None, None, &[])
+                .map_err(|e| e.to_string())
+        }));
+    }
+
+    /// Where files read in the background arrive (a fetch, a file dropped on the web page).
+    #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+    pub fn arrivals(&self) -> Arrivals {
+        self.arrivals.clone()
+    }
+
+    /// Takes tokenizers that arrived, and those dropped on the window: the base slot first,
+    /// then the other.
+    fn take_files(&mut self, ctx: &egui::Context) {
+        for file in ctx.input(|i| i.raw.dropped_files.clone()) {
+            let slot = usize::from(self.tokenizers[0].is_some());
+            let name = file.path().display().to_string();
+            #[cfg(not(target_family = "wasm"))]
+            self.load_bytes(slot, &name, file.bytes());
+            #[cfg(target_family = "wasm")]
+            {
+                let (arrivals, ctx) = (self.arrivals.clone(), ctx.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    arrivals.put(slot, name, file.bytes_async().await);
+                    ctx.request_repaint();
+                });
+            }
+        }
+        for (slot, name, bytes) in self.arrivals.take() {
+            self.load_bytes(slot, &name, bytes);
+        }
+    }
+
     /// Loads tokenizer `slot` (0: base, 1: extended) from `path`.
+    #[cfg(feature = "native")]
     pub fn load(&mut self, slot: usize, path: &std::path::Path) {
         self.paths[slot] = path.display().to_string();
         self.tokenizers[slot] =
@@ -48,16 +174,33 @@ impl MicroscopePanel {
                 .weak(),
             );
         }
+        self.take_files(ui.ctx());
         for (k, label) in ["base tokenizer", "extended tokenizer"].iter().enumerate() {
             ui.horizontal(|ui| {
                 ui.label(*label);
-                path_field(ui, label, &mut self.paths[k], PathKind::Json, 420.0);
-                if ui.button("Load").clicked() {
-                    let path = std::path::PathBuf::from(self.paths[k].trim());
-                    self.load(k, &path);
+                #[cfg(feature = "native")]
+                {
+                    path_field(ui, label, &mut self.paths[k], PathKind::Json, 420.0);
+                    if ui.button("Load").clicked() {
+                        let path = std::path::PathBuf::from(self.paths[k].trim());
+                        self.load(k, &path);
+                    }
                 }
+                #[cfg(not(feature = "native"))]
+                ui.label(match self.paths[k].is_empty() {
+                    true => "(drop a tokenizer.json on the page)",
+                    false => self.paths[k].as_str(),
+                });
             });
         }
+        ui.horizontal(|ui| {
+            ui.label("sample: the Universal Declaration of Human Rights in");
+            for (_, name, text) in SAMPLES {
+                if ui.small_button(name).clicked() {
+                    self.text = first_paragraph(text).to_string();
+                }
+            }
+        });
         ui.add(
             egui::TextEdit::multiline(&mut self.text)
                 .desired_rows(3)

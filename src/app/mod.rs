@@ -1,29 +1,46 @@
-//! The desktop face: an egui window. Panels start core jobs and render what they return; they
-//! hold no work of their own.
+//! The app: one egui app for the desktop window and the web page. Panels start core jobs and
+//! render what they return; they hold no work of their own. The web page has the pages that need
+//! no file system or threads of their own (the lesson, the token microscope); the others say
+//! they are for the desktop.
 
 mod bidi;
+#[cfg(feature = "native")]
 mod evaluate;
+#[cfg(feature = "native")]
 mod files;
 mod fonts;
+mod lesson;
 mod microscope;
+#[cfg(feature = "native")]
 mod model;
+#[cfg(feature = "native")]
 mod playground;
+#[cfg(feature = "native")]
 mod rate;
 mod running;
 mod settings;
+#[cfg(feature = "native")]
 mod start;
+#[cfg(feature = "native")]
 mod study;
 mod style;
 #[cfg(test)]
 mod testing;
+#[cfg(feature = "native")]
 mod train;
+#[cfg(feature = "native")]
 mod train_export;
+#[cfg(feature = "native")]
 mod train_form;
+#[cfg(feature = "native")]
 mod vocabulary;
+#[cfg(target_family = "wasm")]
+pub mod web;
 
 use eframe::egui;
 
 /// What the app opens with.
+#[cfg(feature = "native")]
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct AppOptions {
     /// An HF model directory: described in the Model page, used by Playground and Evaluate.
@@ -38,6 +55,7 @@ pub struct AppOptions {
 }
 
 /// Opens the desktop app and returns when its window closes.
+#[cfg(feature = "native")]
 pub fn run(options: AppOptions) -> anyhow::Result<()> {
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -79,10 +97,11 @@ enum Page {
     Evaluate,
     Playground,
     Rate,
+    Lesson,
 }
 
 impl Page {
-    const ALL: [(Page, &'static str); 9] = [
+    const ALL: [(Page, &'static str); 10] = [
         (Page::Start, "Start"),
         (Page::Study, "Study"),
         (Page::Model, "Model"),
@@ -92,6 +111,7 @@ impl Page {
         (Page::Evaluate, "Evaluate"),
         (Page::Playground, "Playground"),
         (Page::Rate, "Rate"),
+        (Page::Lesson, "Lesson"),
     ];
 
     fn name(self) -> &'static str {
@@ -103,6 +123,11 @@ impl Page {
 
     fn from_name(name: &str) -> Option<Page> {
         Page::ALL.iter().find(|(_, n)| *n == name).map(|(p, _)| *p)
+    }
+
+    /// Whether the page works where the app runs (on the web: no file system, no threads).
+    fn available(self) -> bool {
+        cfg!(feature = "native") || matches!(self, Page::Lesson | Page::Microscope)
     }
 }
 
@@ -116,6 +141,7 @@ struct FrameTimes {
 impl FrameTimes {
     fn record(&mut self, millis: f64) {
         self.millis.push(millis);
+        #[cfg(feature = "native")]
         if self.millis.len().is_multiple_of(30)
             && let Some(path) = std::env::var_os("BEYOND_FRAME_TIMES")
         {
@@ -136,18 +162,28 @@ impl FrameTimes {
 #[derive(Default)]
 struct App {
     page: Page,
-    start: start::StartPanel,
-    study: study::StudyPanel,
-    model: model::ModelPanel,
+    lesson: lesson::LessonPanel,
     microscope: microscope::MicroscopePanel,
+    #[cfg(feature = "native")]
+    start: start::StartPanel,
+    #[cfg(feature = "native")]
+    study: study::StudyPanel,
+    #[cfg(feature = "native")]
+    model: model::ModelPanel,
+    #[cfg(feature = "native")]
     vocabulary: vocabulary::VocabularyPanel,
+    #[cfg(feature = "native")]
     train: train::TrainPanel,
+    #[cfg(feature = "native")]
     evaluate: evaluate::EvaluatePanel,
+    #[cfg(feature = "native")]
     playground: playground::PlaygroundPanel,
+    #[cfg(feature = "native")]
     rate: rate::RatePanel,
     frames: FrameTimes,
 }
 
+#[cfg(feature = "native")]
 impl App {
     fn new(options: &AppOptions, saved: settings::Settings) -> Self {
         let mut app = App::default();
@@ -175,18 +211,22 @@ impl App {
 
 impl App {
     fn settings(&self) -> settings::Settings {
+        #[cfg_attr(not(feature = "native"), allow(unused_mut))]
         let mut s = settings::Settings {
             page: Some(self.page.name().to_string()),
             ..settings::Settings::default()
         };
-        self.start.remember(&mut s);
-        self.study.remember(&mut s);
-        self.model.remember(&mut s);
-        self.vocabulary.remember(&mut s);
-        self.train.remember(&mut s);
-        self.evaluate.remember(&mut s);
-        self.playground.remember(&mut s);
-        self.rate.remember(&mut s);
+        #[cfg(feature = "native")]
+        {
+            self.start.remember(&mut s);
+            self.study.remember(&mut s);
+            self.model.remember(&mut s);
+            self.vocabulary.remember(&mut s);
+            self.train.remember(&mut s);
+            self.evaluate.remember(&mut s);
+            self.playground.remember(&mut s);
+            self.rate.remember(&mut s);
+        }
         s
     }
 
@@ -194,14 +234,70 @@ impl App {
         if let Some(page) = s.page.as_deref().and_then(Page::from_name) {
             self.page = page;
         }
-        self.start.restore(s);
-        self.study.restore(s);
-        self.model.restore(s);
-        self.vocabulary.restore(s);
-        self.train.restore(s);
-        self.evaluate.restore(s);
-        self.playground.restore(s);
-        self.rate.restore(s);
+        if !self.page.available() {
+            self.page = Page::Lesson;
+        }
+        #[cfg(feature = "native")]
+        {
+            self.start.restore(s);
+            self.study.restore(s);
+            self.model.restore(s);
+            self.vocabulary.restore(s);
+            self.train.restore(s);
+            self.evaluate.restore(s);
+            self.playground.restore(s);
+            self.rate.restore(s);
+        }
+    }
+
+    /// Draws the current page.
+    #[cfg(feature = "native")]
+    fn page_ui(&mut self, ui: &mut egui::Ui) {
+        let device = self.model.choice;
+        self.start.device = device;
+        self.study.device = device;
+        self.evaluate.device = device;
+        self.playground.device = device;
+        match self.page {
+            Page::Start => self.start.ui(ui),
+            Page::Lesson => self.lesson.ui(ui),
+            Page::Study => self.study.ui(ui),
+            Page::Model => self.model.ui(ui),
+            Page::Microscope => self.microscope.ui(ui),
+            Page::Vocabulary => self.vocabulary.ui(ui),
+            Page::Train => self.train.ui(ui),
+            Page::Evaluate => self.evaluate.ui(ui),
+            Page::Playground => self.playground.ui(ui),
+            Page::Rate => self.rate.ui(ui),
+        }
+        if let Some(run) = self.start.open_run.take() {
+            self.train.show_run(run);
+            self.page = Page::Train;
+        }
+    }
+
+    /// Draws the current page (the web page's set).
+    #[cfg(not(feature = "native"))]
+    fn page_ui(&mut self, ui: &mut egui::Ui) {
+        #[cfg(target_family = "wasm")]
+        self.web_frame();
+        match self.page {
+            Page::Microscope => self.microscope.ui(ui),
+            _ => self.lesson.ui(ui),
+        }
+    }
+}
+
+#[cfg(target_family = "wasm")]
+impl App {
+    /// Tells the page how a finished lesson went.
+    fn web_frame(&mut self) {
+        if let Some(finished) = self.lesson.finished.take() {
+            match finished {
+                Ok(report) => web::publish_json("lesson", &report),
+                Err(e) => web::publish("lesson_error", &e.into()),
+            }
+        }
     }
 }
 
@@ -211,12 +307,7 @@ impl eframe::App for App {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        let started = std::time::Instant::now();
-        let device = self.model.choice;
-        self.start.device = device;
-        self.study.device = device;
-        self.evaluate.device = device;
-        self.playground.device = device;
+        let started = web_time::Instant::now();
         egui::Panel::left("pages")
             .resizable(false)
             .default_size(170.0)
@@ -225,25 +316,18 @@ impl eframe::App for App {
                 ui.heading("beyond");
                 ui.label("language capability transfer");
                 ui.separator();
-                for (page, name) in Page::ALL {
-                    ui.selectable_value(&mut self.page, page, name);
+                // The pages that work here first (all of them on the desktop).
+                let mut pages = Page::ALL.to_vec();
+                pages.sort_by_key(|(page, _)| !page.available());
+                for (page, name) in pages {
+                    let enabled = page.available();
+                    ui.add_enabled_ui(enabled, |ui| {
+                        ui.selectable_value(&mut self.page, page, name)
+                            .on_disabled_hover_text("on the desktop app only");
+                    });
                 }
             });
-        egui::CentralPanel::default().show(ui, |ui| match self.page {
-            Page::Start => self.start.ui(ui),
-            Page::Study => self.study.ui(ui),
-            Page::Model => self.model.ui(ui),
-            Page::Microscope => self.microscope.ui(ui),
-            Page::Vocabulary => self.vocabulary.ui(ui),
-            Page::Train => self.train.ui(ui),
-            Page::Evaluate => self.evaluate.ui(ui),
-            Page::Playground => self.playground.ui(ui),
-            Page::Rate => self.rate.ui(ui),
-        });
-        if let Some(run) = self.start.open_run.take() {
-            self.train.show_run(run);
-            self.page = Page::Train;
-        }
+        egui::CentralPanel::default().show(ui, |ui| self.page_ui(ui));
         self.frames.record(started.elapsed().as_secs_f64() * 1000.0);
     }
 }

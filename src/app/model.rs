@@ -6,9 +6,9 @@ use eframe::egui;
 
 use super::running::Task;
 use super::style;
-use beyond::device::check::{Check, known_answers};
-use beyond::device::{self, DeviceChoice, DeviceInfo};
-use beyond::model::loaded::{ModelInfo, describe};
+use crate::device::check::{Check, known_answers};
+use crate::device::{self, DeviceChoice, DeviceInfo};
+use crate::model::loaded::{ModelInfo, describe};
 
 #[derive(Default)]
 pub struct ModelPanel {
@@ -188,7 +188,7 @@ mod tests {
     #[test]
     fn checks_the_cpu_from_the_page() {
         let panel = ModelPanel {
-            choice: beyond::device::DeviceChoice::Cpu,
+            choice: crate::device::DeviceChoice::Cpu,
             ..ModelPanel::default()
         };
         let mut h = harness(|ui, p: &mut ModelPanel| p.ui(ui), panel);

@@ -8,10 +8,10 @@ use super::files::{PathKind, path_field};
 use eframe::egui::{self, RichText, text::LayoutJob};
 use unicode_script::{Script, UnicodeScript};
 
-use beyond::data::instruct::Template;
-use beyond::device::{self, DeviceChoice};
-use beyond::model::SamplingConfig;
-use beyond::tasks::{self, Generated};
+use crate::data::instruct::Template;
+use crate::device::{self, DeviceChoice};
+use crate::model::SamplingConfig;
+use crate::tasks::{self, Generated};
 
 use super::running::Task;
 use super::settings;

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use super::files::{PathKind, path_field};
 use eframe::egui::{self, RichText};
 
-use beyond::eval::prompts::{Answer, read_answers};
-use beyond::eval::quality::{
+use crate::eval::prompts::{Answer, read_answers};
+use crate::eval::quality::{
     ASPECTS, AspectScores, HumanRating, rater_agreement, read_ratings, save_rating,
 };
 
@@ -267,8 +267,8 @@ mod tests {
         h.state_mut().scores = [[3.0; 5], [1.0; 5]];
         click(&mut h, "Save both ratings");
         wait_for(&mut h, "saved to", 5);
-        let ra = beyond::eval::quality::read_ratings(&ratings_path(&a)).unwrap();
-        let rb = beyond::eval::quality::read_ratings(&ratings_path(&b)).unwrap();
+        let ra = crate::eval::quality::read_ratings(&ratings_path(&a)).unwrap();
+        let rb = crate::eval::quality::read_ratings(&ratings_path(&b)).unwrap();
         assert_eq!((ra.len(), rb.len()), (1, 1));
         // The left side got 3s: it is file a's answer unless prompt 1 was drawn swapped.
         let (left, right) = match swapped("1") {

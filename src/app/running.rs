@@ -1,8 +1,11 @@
 //! A job started from a panel, and what its events said so far.
 
+// Some of these serve only the desktop's pages.
+#![cfg_attr(not(feature = "native"), allow(dead_code))]
+
 use eframe::egui;
 
-use beyond::jobs::{Event, Job, Waker};
+use crate::jobs::{Event, Job, Waker};
 
 /// A step's job and what its events said so far.
 pub struct Running<T> {
@@ -19,10 +22,24 @@ impl<T: Send + 'static> Running<T> {
     pub fn start(
         name: &str,
         ctx: &egui::Context,
-        work: impl FnOnce(&beyond::jobs::JobContext) -> beyond::Result<T> + Send + 'static,
+        work: impl FnOnce(&crate::jobs::JobContext) -> crate::Result<T> + Send + 'static,
     ) -> Self {
         Self {
             job: Job::spawn(name, Some(waker(ctx)), work),
+            status: "starting".into(),
+            metrics: Vec::new(),
+            tokens: Vec::new(),
+        }
+    }
+
+    /// Starts the future `work` makes as a job (see [`Job::spawn_async`]).
+    pub fn start_async<F, Fut>(name: &str, ctx: &egui::Context, work: F) -> Self
+    where
+        F: FnOnce(crate::jobs::JobContext) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = crate::Result<T>> + 'static,
+    {
+        Self {
+            job: Job::spawn_async(name, Some(waker(ctx)), work),
             status: "starting".into(),
             metrics: Vec::new(),
             tokens: Vec::new(),
@@ -92,10 +109,20 @@ impl<T: Send + 'static> Task<T> {
         &mut self,
         name: &str,
         ctx: &egui::Context,
-        work: impl FnOnce(&beyond::jobs::JobContext) -> beyond::Result<T> + Send + 'static,
+        work: impl FnOnce(&crate::jobs::JobContext) -> crate::Result<T> + Send + 'static,
     ) {
         self.result = None;
         self.running = Some(Running::start(name, ctx, work));
+    }
+
+    /// Starts the future `work` makes, forgetting the last result.
+    pub fn start_async<F, Fut>(&mut self, name: &str, ctx: &egui::Context, work: F)
+    where
+        F: FnOnce(crate::jobs::JobContext) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = crate::Result<T>> + 'static,
+    {
+        self.result = None;
+        self.running = Some(Running::start_async(name, ctx, work));
     }
 
     /// Drains the job's events; true in the frame its result arrives.

@@ -2,9 +2,12 @@
 //! section per page, kept by eframe's storage (a file in the platform's app-data folder). A
 //! field that is `None` was never recorded and leaves the page's default in place.
 
+// Some of these serve only the desktop's pages.
+#![cfg_attr(not(feature = "native"), allow(dead_code))]
+
 use serde::{Deserialize, Serialize};
 
-use beyond::device::DeviceChoice;
+use crate::device::DeviceChoice;
 
 /// Everything remembered.
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -8,16 +8,16 @@ use std::path::PathBuf;
 use super::files::{PathKind, path_field};
 use eframe::egui;
 
-use beyond::device::{self, DeviceChoice};
-use beyond::eval::mcq::{self, Format, McqOptions, McqReport};
-use beyond::tasks;
+use crate::device::{self, DeviceChoice};
+use crate::eval::mcq::{self, Format, McqOptions, McqReport};
+use crate::tasks;
 
 use super::running::Task;
 use super::settings;
 use super::style;
-use beyond::study::pipeline::{self, RunSummary, Stage, StageKind};
-use beyond::train::{RunConfig, TrainReport, train};
-use beyond::world::{Summary, WorldSpec};
+use crate::study::pipeline::{self, RunSummary, Stage, StageKind};
+use crate::train::{RunConfig, TrainReport, train};
+use crate::world::{Summary, WorldSpec};
 
 /// How often the pipeline is read again from the files.
 const REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
@@ -121,7 +121,7 @@ impl StartPanel {
                 self.world.start("world", ui.ctx(), move |ctx| {
                     let mut spec = WorldSpec::new(seed)?;
                     spec.people = people;
-                    let w = beyond::study::make_world(spec, &dir, &mut |stage| ctx.message(stage))?;
+                    let w = crate::study::make_world(spec, &dir, &mut |stage| ctx.message(stage))?;
                     Ok(w.summary)
                 });
             }

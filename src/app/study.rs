@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use eframe::egui::{self, Color32, RichText};
 use egui_plot::{Line, Plot, PlotPoints, Points};
 
-use beyond::device::{self, DeviceChoice};
-use beyond::study::{self, Layout, Outcome, RunState, Study, Verdict, figures, results};
+use crate::device::{self, DeviceChoice};
+use crate::study::{self, Layout, Outcome, RunState, Study, Verdict, figures, results};
 
 use super::files::{PathKind, path_field};
 use super::running::{Running, Task, poll};

@@ -1,6 +1,9 @@
 //! The app's colours in one place: for errors and verdicts, for the series of a plot, for scripts
 //! in generated text, and for tokens in the microscope.
 
+// Some of these serve only the desktop's pages.
+#![cfg_attr(not(feature = "native"), allow(dead_code))]
+
 use eframe::egui::{self, Color32};
 use unicode_script::{Script, UnicodeScript};
 

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use eframe::egui::{self, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
-use beyond::device::{self, DeviceChoice};
-use beyond::train::{
+use crate::device::{self, DeviceChoice};
+use crate::train::{
     RunConfig, RunDir, StepMetrics, TrainReport, read_metrics, read_run_history, train,
 };
 
@@ -553,18 +553,18 @@ fn duration(seconds: f64) -> String {
 mod tests {
     use super::TrainPanel;
     use crate::app::testing::{click, harness, snapshot, wait_for};
-    use beyond::train::RunConfig;
+    use crate::train::RunConfig;
 
     #[test]
     fn edits_the_manifest_starts_shows_the_loss_and_stops_with_a_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
-        let mut spec = beyond::world::WorldSpec::new(5).unwrap();
+        let mut spec = crate::world::WorldSpec::new(5).unwrap();
         spec.people = 12;
-        beyond::study::make_world(spec, dir.path(), &mut |_| {}).unwrap();
+        crate::study::make_world(spec, dir.path(), &mut |_| {}).unwrap();
         let manifest = dir.path().join("recipes/base.toml");
         let panel = TrainPanel {
             manifest: manifest.display().to_string(),
-            device: beyond::device::DeviceChoice::Cpu,
+            device: crate::device::DeviceChoice::Cpu,
             ..TrainPanel::default()
         };
         let mut h = harness(|ui, p: &mut TrainPanel| p.ui(ui), panel);
@@ -627,9 +627,9 @@ mod tests {
     #[test]
     fn exports_the_manifest_for_llama_factory() {
         let dir = tempfile::tempdir().unwrap();
-        let mut spec = beyond::world::WorldSpec::new(6).unwrap();
+        let mut spec = crate::world::WorldSpec::new(6).unwrap();
         spec.people = 12;
-        beyond::study::make_world(spec, dir.path(), &mut |_| {}).unwrap();
+        crate::study::make_world(spec, dir.path(), &mut |_| {}).unwrap();
         let panel = TrainPanel {
             manifest: dir.path().join("recipes/base.toml").display().to_string(),
             ..TrainPanel::default()

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use eframe::egui::{self, RichText};
 
-use beyond::export::{ExportReport, export_llama_factory};
-use beyond::train::RunConfig;
+use crate::export::{ExportReport, export_llama_factory};
+use crate::train::RunConfig;
 
 use super::files::{PathKind, path_field};
 use super::running::Task;

@@ -4,12 +4,12 @@
 
 use eframe::egui::{self, DragValue, RichText};
 
-use beyond::data::{CorpusSpec, FormatName, OnBadLine};
-use beyond::train::{Decay, LoraConfig, ModelSource, OptimizerKind, RunConfig, Stage, Trainable};
+use crate::data::{CorpusSpec, FormatName, OnBadLine};
+use crate::train::{Decay, LoraConfig, ModelSource, OptimizerKind, RunConfig, Stage, Trainable};
 
 use super::files::{PathKind, path_field};
 
-use beyond::model::LlamaConfig;
+use crate::model::LlamaConfig;
 
 /// Draws the form; returns true when a field changed.
 pub fn form(ui: &mut egui::Ui, c: &mut RunConfig) -> bool {

@@ -8,11 +8,11 @@ use super::files::{PathKind, path_field};
 use eframe::egui::{self, RichText};
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints, Points};
 
-use beyond::model::TextTokenizer;
-use beyond::vocab::analyze::{Corpus, LanguageStats, analyze};
-use beyond::vocab::extend::{Extension, extend};
-use beyond::vocab::sweep::{SweepPoint, sweep};
-use beyond::vocab::{ResizeInit, ResizeReport, resize_checkpoint};
+use crate::model::TextTokenizer;
+use crate::vocab::analyze::{Corpus, LanguageStats, analyze};
+use crate::vocab::extend::{Extension, extend};
+use crate::vocab::sweep::{SweepPoint, sweep};
+use crate::vocab::{ResizeInit, ResizeReport, resize_checkpoint};
 
 use super::running::Task;
 use super::settings;
@@ -92,13 +92,13 @@ impl Default for VocabularyPanel {
     }
 }
 
-fn read(path: &Path) -> beyond::Result<String> {
+fn read(path: &Path) -> crate::Result<String> {
     std::fs::read_to_string(path)
-        .map_err(|e| beyond::Error::InvalidInput(format!("{}: {e}", path.display())))
+        .map_err(|e| crate::Error::InvalidInput(format!("{}: {e}", path.display())))
 }
 
 /// `lang=path` lines into corpora.
-fn corpora(spec: &str) -> beyond::Result<Vec<Corpus>> {
+fn corpora(spec: &str) -> crate::Result<Vec<Corpus>> {
     spec.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -106,7 +106,7 @@ fn corpora(spec: &str) -> beyond::Result<Vec<Corpus>> {
         .collect()
 }
 
-fn open_tokenizer(path: &str) -> beyond::Result<TextTokenizer> {
+fn open_tokenizer(path: &str) -> crate::Result<TextTokenizer> {
     TextTokenizer::open(Path::new(path.trim()), None, &[])
 }
 
@@ -433,10 +433,10 @@ impl VocabularyPanel {
                     let extension = extend(&open_tokenizer(&tok)?, &read(&train)?, add, 2)?;
                     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                         std::fs::create_dir_all(dir).map_err(|e| {
-                            beyond::Error::InvalidInput(format!("{}: {e}", dir.display()))
+                            crate::Error::InvalidInput(format!("{}: {e}", dir.display()))
                         })?;
                     }
-                    beyond::fsx::write_atomic(&out, extension.json.as_bytes())?;
+                    crate::fsx::write_atomic(&out, extension.json.as_bytes())?;
                     Ok((extension, out))
                 });
             }

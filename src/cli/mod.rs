@@ -8,6 +8,7 @@ mod doctor;
 mod export;
 mod generate;
 mod info;
+mod lesson;
 mod logits;
 mod mcq;
 mod perplexity;
@@ -81,6 +82,9 @@ pub enum Command {
     /// Hand a run to another trainer: LLaMA-Factory, for many GPUs and nodes.
     #[command(subcommand)]
     Export(export::ExportCommand),
+    /// The first lesson: a micro world and a micro model trained in memory (what the web page
+    /// runs), with every step's loss and gradient norm.
+    Lesson(lesson::LessonArgs),
     /// The synthetic world: the embedded default for running the whole study offline.
     #[command(subcommand)]
     World(world::WorldCommand),
@@ -94,7 +98,7 @@ pub enum Command {
     /// Check that a device computes right: sums and a small model against the CPU backend.
     Doctor(doctor::DoctorArgs),
     /// Open the desktop app (the same as running `beyond` alone).
-    Gui(crate::app::AppOptions),
+    Gui(beyond::app::AppOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,10 +136,11 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(a) => serve::run(a),
         Command::Train(a) => train::run(a),
         Command::Vocab(c) => vocab::run(c),
+        Command::Lesson(a) => lesson::run(a),
         Command::World(c) => world::run(c),
         Command::Study(c) => study::run(c),
         Command::Export(c) => export::run(c),
-        Command::Gui(options) => crate::app::run(options),
+        Command::Gui(options) => beyond::app::run(options),
     }
 }
 
@@ -154,6 +159,7 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Serve(a) => a.common.json,
         Command::Train(a) => a.common.json,
         Command::Vocab(c) => c.json(),
+        Command::Lesson(a) => a.common.json,
         Command::World(c) => c.json(),
         Command::Study(c) => c.json(),
         Command::Export(c) => c.json(),

@@ -259,7 +259,12 @@ fn gpu_info(
     DeviceInfo {
         requested,
         kind: "gpu".into(),
-        adapter: adapter.name.clone(),
+        // Browsers keep the adapter's name to themselves: the driver's words, or say so.
+        adapter: [&adapter.name, &adapter.driver, &adapter.driver_info]
+            .into_iter()
+            .find(|s| !s.trim().is_empty())
+            .cloned()
+            .unwrap_or_else(|| "unnamed adapter".into()),
         backend: format!("{:?}", adapter.backend),
         device_type: format!("{:?}", adapter.device_type),
         fallback_reason: None,

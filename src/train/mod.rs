@@ -1,6 +1,7 @@
 //! Training: continued pretraining and instruction tuning, resumable, with live progress.
 
 pub mod config;
+pub mod live;
 pub mod lora;
 pub mod optim;
 pub mod params;

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use eframe::egui::{self, RichText};
 
-use beyond::device;
-use beyond::eval::mcq::{self, Format, McqOptions};
-use beyond::tasks::{self, Knowledge};
+use crate::device;
+use crate::eval::mcq::{self, Format, McqOptions};
+use crate::tasks::{self, Knowledge};
 
 use super::{Models, interval};
 use crate::app::files::{PathKind, path_field};

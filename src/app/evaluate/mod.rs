@@ -1,7 +1,7 @@
 //! The Evaluate panel: put one model (or a before/after pair) through the study's instruments,
 //! one tab each: knowledge by multiple choice, perplexity per language, code-switching in its
 //! answers, and answer quality by a judge, by people (rated here) and by judge-free signals.
-//! Every tab's work is a core task (`beyond::tasks`) run as a job.
+//! Every tab's work is a core task (`crate::tasks`) run as a job.
 
 mod knowledge;
 mod perplexity;
@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 
 use eframe::egui;
 
-use beyond::data::instruct::Template;
-use beyond::device::DeviceChoice;
-use beyond::eval::respond::RespondOptions;
-use beyond::eval::stats::Interval;
-use beyond::model::SamplingConfig;
+use crate::data::instruct::Template;
+use crate::device::DeviceChoice;
+use crate::eval::respond::RespondOptions;
+use crate::eval::stats::Interval;
+use crate::model::SamplingConfig;
 
 use super::files::{PathKind, path_field};
 use super::settings;
@@ -235,9 +235,9 @@ mod tests {
     #[test]
     fn asks_a_model_the_world_questions() {
         let dir = tempfile::tempdir().unwrap();
-        let mut spec = beyond::world::WorldSpec::new(6).unwrap();
+        let mut spec = crate::world::WorldSpec::new(6).unwrap();
         spec.people = 12;
-        beyond::study::make_world(spec, dir.path(), &mut |_| {}).unwrap();
+        crate::study::make_world(spec, dir.path(), &mut |_| {}).unwrap();
         let mut panel = EvaluatePanel::default();
         panel.knowledge.data = dir.path().display().to_string();
         panel.knowledge.limit = 3;

@@ -3,9 +3,9 @@
 
 use eframe::egui;
 
-use beyond::device;
-use beyond::eval::perplexity::PerplexityOptions;
-use beyond::tasks::{self, CorpusPerplexity};
+use crate::device;
+use crate::eval::perplexity::PerplexityOptions;
+use crate::tasks::{self, CorpusPerplexity};
 
 use super::{Models, interval};
 use crate::app::running::Task;

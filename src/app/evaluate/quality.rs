@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use eframe::egui::{self, RichText};
 
-use beyond::device;
-use beyond::eval::codeswitch::{self, SwitchOptions};
-use beyond::eval::judge::{JUDGE_KEY_VARIABLE, Judge, JudgeConfig, Secret, judge_answers};
-use beyond::eval::prompts::{Answer, read_prompts};
-use beyond::eval::quality::{self, ASPECTS, AspectScores, HumanRating, QualityReport};
-use beyond::tasks;
+use crate::device;
+use crate::eval::codeswitch::{self, SwitchOptions};
+use crate::eval::judge::{JUDGE_KEY_VARIABLE, Judge, JudgeConfig, Secret, judge_answers};
+use crate::eval::prompts::{Answer, read_prompts};
+use crate::eval::quality::{self, ASPECTS, AspectScores, HumanRating, QualityReport};
+use crate::tasks;
 
 use super::{Generation, Models, interval};
 use crate::app::files::{PathKind, path_field};

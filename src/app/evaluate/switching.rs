@@ -3,10 +3,10 @@
 
 use eframe::egui::{self, RichText, text::LayoutJob};
 
-use beyond::device;
-use beyond::eval::codeswitch::{self, SwitchAnalysis, SwitchOptions, SwitchSummary};
-use beyond::eval::prompts::{Answer, read_prompts};
-use beyond::tasks;
+use crate::device;
+use crate::eval::codeswitch::{self, SwitchAnalysis, SwitchOptions, SwitchSummary};
+use crate::eval::prompts::{Answer, read_prompts};
+use crate::tasks;
 
 use super::{Generation, Models};
 use crate::app::running::Task;

@@ -1,0 +1,150 @@
+//! The web page's face: starts the egui app on the page's canvas, fetches the bundled files the
+//! pages offer (LLaMA-2's tokenizer), and tells the page (and a test driving it) how things
+//! went through `window.beyond`: `{ready, device, lesson, error}`.
+//!
+//! The page's address can ask for a start: `?lesson=run` trains the lesson at once,
+//! `&device=cpu|webgpu|auto` picks where, `&steps=N` how long.
+
+use eframe::egui;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use super::microscope::Arrivals;
+use super::{App, Page, settings};
+use crate::device::DeviceChoice;
+
+/// The bundled LLaMA-2 tokenizer, beside the page.
+const LLAMA2_TOKENIZER: &str = "assets/tokenizers/llama2/tokenizer.json";
+
+/// Starts the app on the canvas with id `canvas_id`; errors go to the page.
+pub fn start(canvas_id: &str) {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info.to_string();
+        web_sys::console::error_1(&message.clone().into());
+        publish("error", &JsValue::from_str(&message));
+    }));
+    let canvas_id = canvas_id.to_string();
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = run(&canvas_id).await {
+            let text = e.as_string().unwrap_or_else(|| format!("{e:?}"));
+            web_sys::console::error_1(&format!("the app could not start: {text}").into());
+            publish("error", &JsValue::from_str(&text));
+        }
+    });
+}
+
+async fn run(canvas_id: &str) -> Result<(), JsValue> {
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let canvas = document
+        .get_element_by_id(canvas_id)
+        .ok_or_else(|| format!("no element `{canvas_id}` in the page"))?
+        .dyn_into::<web_sys::HtmlCanvasElement>()?;
+    let asks = Asks::from_address();
+    eframe::WebRunner::new()
+        .start(
+            canvas,
+            eframe::WebOptions::default(),
+            Box::new(move |cc| {
+                super::fonts::install(&cc.egui_ctx);
+                let saved: Option<settings::Settings> =
+                    cc.storage.and_then(|s| eframe::get_value(s, settings::KEY));
+                let mut app = App::default();
+                app.restore(&saved.unwrap_or_default());
+                fetch_into(
+                    app.microscope.arrivals(),
+                    cc.egui_ctx.clone(),
+                    0,
+                    "LLaMA-2 (bundled)",
+                    LLAMA2_TOKENIZER,
+                );
+                if let Some(device) = asks.device {
+                    app.lesson.device = device;
+                }
+                if let Some(steps) = asks.steps {
+                    app.lesson.steps = steps;
+                }
+                if asks.lesson {
+                    app.page = Page::Lesson;
+                    app.lesson.start(&cc.egui_ctx);
+                }
+                publish("ready", &JsValue::TRUE);
+                Ok(Box::new(app))
+            }),
+        )
+        .await
+}
+
+/// What the page's address asks for.
+struct Asks {
+    lesson: bool,
+    device: Option<DeviceChoice>,
+    steps: Option<u64>,
+}
+
+impl Asks {
+    fn from_address() -> Self {
+        let params = web_sys::window()
+            .and_then(|w| w.location().search().ok())
+            .and_then(|s| web_sys::UrlSearchParams::new_with_str(&s).ok());
+        let get = |key: &str| params.as_ref().and_then(|p| p.get(key));
+        Self {
+            lesson: get("lesson").is_some_and(|v| v == "run"),
+            device: get("device").and_then(|d| d.parse().ok()),
+            steps: get("steps").and_then(|s| s.parse().ok()),
+        }
+    }
+}
+
+/// Fetches `url` (beside the page) as the microscope's tokenizer of `slot`.
+fn fetch_into(arrivals: Arrivals, ctx: egui::Context, slot: usize, name: &str, url: &str) {
+    let (name, url) = (name.to_string(), url.to_string());
+    wasm_bindgen_futures::spawn_local(async move {
+        let bytes = fetch(&url).await.map_err(|e| format!("{url}: {e}"));
+        arrivals.put(slot, name, bytes);
+        ctx.request_repaint();
+    });
+}
+
+/// The bytes at `url`.
+async fn fetch(url: &str) -> Result<Vec<u8>, String> {
+    let describe = |e: JsValue| e.as_string().unwrap_or_else(|| format!("{e:?}"));
+    let window = web_sys::window().ok_or("no window")?;
+    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(describe)?
+        .dyn_into::<web_sys::Response>()
+        .map_err(describe)?;
+    if !response.ok() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    let buffer = wasm_bindgen_futures::JsFuture::from(response.array_buffer().map_err(describe)?)
+        .await
+        .map_err(describe)?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// Sets `window.beyond[key]` (the object made on first use).
+pub(super) fn publish(key: &str, value: &JsValue) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let slot = JsValue::from_str("beyond");
+    let object = js_sys::Reflect::get(&window, &slot)
+        .ok()
+        .filter(|o| o.is_object())
+        .unwrap_or_else(|| {
+            let o: JsValue = js_sys::Object::new().into();
+            let _ = js_sys::Reflect::set(&window, &slot, &o);
+            o
+        });
+    let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), value);
+}
+
+/// Publishes a serialisable value as JSON text.
+pub(super) fn publish_json(key: &str, value: &impl serde::Serialize) {
+    if let Ok(text) = serde_json::to_string(value) {
+        publish(key, &JsValue::from_str(&text));
+    }
+}

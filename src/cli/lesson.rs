@@ -1,0 +1,49 @@
+//! `beyond lesson`: the first lesson (a micro world, a micro model trained in memory), the same
+//! job the web page runs; its losses and gradient norms are what a browser's run is checked
+//! against.
+
+use clap::Args;
+
+use beyond::jobs::Job;
+use beyond::lesson::{self, LessonSpec};
+
+use super::{Common, print_json, render};
+
+#[derive(Debug, Args)]
+pub struct LessonArgs {
+    /// Everything follows from the seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Optimisation steps.
+    #[arg(long, default_value_t = LessonSpec::micro(0).steps)]
+    steps: u64,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+pub fn run(a: LessonArgs) -> anyhow::Result<()> {
+    let (device, info) = a.common.device()?;
+    let mut spec = LessonSpec::micro(a.seed);
+    spec.steps = a.steps;
+    let name = info.summary();
+    let job = Job::spawn_async("lesson", None, move |ctx| async move {
+        lesson::run(spec, device, name, &ctx).await
+    });
+    render::cancel_on_ctrl_c(&job);
+    let report = render::follow(job, a.common.json)?;
+    if a.common.json {
+        return print_json(&report);
+    }
+    let first = report.losses.first().copied().unwrap_or(f64::NAN);
+    let last = report.losses.last().copied().unwrap_or(f64::NAN);
+    println!(
+        "{} steps on {}: loss {first:.4} -> {last:.4}, {:.0} tokens/s ({} parameters, {}-token vocabulary, {:.1} s)",
+        report.losses.len(),
+        report.device,
+        report.tokens_per_second,
+        report.parameters,
+        report.vocab_size,
+        report.seconds
+    );
+    Ok(())
+}

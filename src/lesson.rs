@@ -1,0 +1,211 @@
+//! The first lesson, small enough for a browser tab: generate a micro world, then train a micro
+//! base model on its English corpus step by step in memory, reporting the loss of every step.
+//! It runs as an async job that yields after every step and reads values back without blocking,
+//! so the same code serves the web page (where nothing may block) and the desktop.
+
+use burn::module::Module;
+use burn::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::jobs::{Event, JobContext, yield_now};
+use crate::model::{Llama, LlamaConfig, TextTokenizer};
+use crate::train::live::{LiveTrainer, windows};
+use crate::train::{AdamWConfig, OptimizerConfig};
+use crate::world::{self, WorldSpec};
+
+/// What the lesson makes and how long it trains.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LessonSpec {
+    pub seed: u64,
+    /// People in the world (at least 8).
+    pub people: usize,
+    /// The world tokenizer's vocabulary (specials and bytes included).
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub layers: usize,
+    pub seq_len: usize,
+    pub batch: usize,
+    pub steps: u64,
+    pub learning_rate: f64,
+}
+
+impl LessonSpec {
+    /// A few seconds on a laptop's CPU, a minute or two on a software GPU.
+    pub fn micro(seed: u64) -> Self {
+        Self {
+            seed,
+            people: 8,
+            vocab_size: 320,
+            hidden_size: 32,
+            layers: 2,
+            seq_len: 32,
+            batch: 4,
+            steps: 40,
+            learning_rate: 1e-2,
+        }
+    }
+
+    /// The model's shape for a tokenizer of `vocab_size` tokens.
+    pub fn model_shape(&self, vocab_size: usize) -> LlamaConfig {
+        let h = self.hidden_size;
+        let mut c = LlamaConfig::new(vocab_size, h, 2 * h, self.layers, 2, 1);
+        c.max_position_embeddings = self.seq_len.max(64);
+        c
+    }
+}
+
+/// How the lesson went.
+#[derive(Debug, Clone, Serialize)]
+pub struct LessonReport {
+    pub spec: LessonSpec,
+    /// The device the model trained on, for people.
+    pub device: String,
+    pub vocab_size: usize,
+    pub parameters: usize,
+    /// Tokens of the English corpus under the world's tokenizer.
+    pub corpus_tokens: usize,
+    /// The loss before each update, by step.
+    pub losses: Vec<f64>,
+    /// The gradient norm of each step.
+    pub grad_norms: Vec<f64>,
+    pub seconds: f64,
+    pub tokens_per_second: f64,
+}
+
+/// Runs the lesson on `device` (`device_name` says which, for the report).
+pub async fn run(
+    spec: LessonSpec,
+    device: Device,
+    device_name: String,
+    ctx: &JobContext,
+) -> Result<LessonReport> {
+    let started = web_time::Instant::now();
+    ctx.progress("generating the world", 0, None, "stages");
+    yield_now().await;
+    let mut world_spec = WorldSpec::new(spec.seed)?;
+    world_spec.people = spec.people;
+    world_spec.mentions = 4;
+    world_spec.target_tokens = 2_000;
+    world_spec.vocab_size = spec.vocab_size;
+    world_spec.heldout_documents = 10;
+    world_spec.dev_questions = 1;
+    let world = world::generate(world_spec, &mut |stage| {
+        ctx.progress(stage, 0, None, "stages");
+    })?;
+    ctx.check_cancelled()?;
+    yield_now().await;
+
+    let file = |name: &str| {
+        world
+            .files
+            .get(name)
+            .ok_or_else(|| Error::Internal(format!("the world has no {name}")))
+    };
+    let tokenizer = TextTokenizer::from_bytes(
+        file("tokenizer/tokenizer.json")?,
+        std::path::Path::new("tokenizer/tokenizer.json"),
+        None,
+        None,
+        &[],
+    )?;
+    let corpus = String::from_utf8_lossy(file("corpus/en.txt")?).into_owned();
+    let mut tokens = Vec::new();
+    for document in corpus.lines().filter(|l| !l.trim().is_empty()) {
+        tokens.extend(tokenizer.encode_with_bos(document)?);
+        tokens.extend(tokenizer.eos_ids.first().copied());
+    }
+    let batches = windows(&tokens, spec.batch, spec.seq_len);
+    if batches.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "the world's English corpus ({} tokens) is shorter than one batch",
+            tokens.len()
+        )));
+    }
+    ctx.message(format!(
+        "world: {} people, {} English tokens under a {}-token vocabulary",
+        spec.people,
+        tokens.len(),
+        tokenizer.vocab_size()
+    ));
+
+    let mut shape = spec.model_shape(tokenizer.vocab_size());
+    shape.bos_token_id = tokenizer.bos_id;
+    shape.eos_token_ids = tokenizer.eos_ids.clone();
+    let parameters = shape.num_params();
+    // Weights drawn on the CPU and moved: the same start on every device, so a browser's run
+    // can be checked against the desktop's.
+    let cpu = Device::flex();
+    cpu.seed(spec.seed);
+    let model = Llama::init(&shape, 0.02, &cpu).to_device(&device);
+    let mut trainer = LiveTrainer::new(model, OptimizerConfig::AdamW(AdamWConfig::default()));
+    ctx.message(format!("training {parameters} parameters on {device_name}"));
+
+    let training = web_time::Instant::now();
+    let (mut losses, mut grad_norms) = (Vec::new(), Vec::new());
+    for step in 1..=spec.steps {
+        ctx.check_cancelled()?;
+        let batch = &batches[(step as usize - 1) % batches.len()];
+        let values = trainer.step(batch, spec.learning_rate).await?;
+        let (loss, norm) = (values.loss, values.grad_norm);
+        losses.push(loss);
+        grad_norms.push(norm);
+        ctx.emit(Event::Metric {
+            name: "loss".into(),
+            step,
+            value: loss,
+        });
+        ctx.emit(Event::Metric {
+            name: "grad_norm".into(),
+            step,
+            value: norm,
+        });
+        ctx.progress("training", step, Some(spec.steps), "steps");
+        yield_now().await;
+    }
+    let trained = training.elapsed().as_secs_f64();
+    let tokens_trained = spec.steps as f64 * (spec.batch * spec.seq_len) as f64;
+    Ok(LessonReport {
+        device: device_name,
+        vocab_size: tokenizer.vocab_size(),
+        parameters,
+        corpus_tokens: tokens.len(),
+        losses,
+        grad_norms,
+        seconds: started.elapsed().as_secs_f64(),
+        tokens_per_second: tokens_trained / trained.max(1e-9),
+        spec,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::Job;
+
+    #[test]
+    fn the_micro_lesson_trains_and_the_loss_falls() {
+        let job = Job::spawn_async("lesson", None, |ctx| async move {
+            run(LessonSpec::micro(0), Device::flex(), "cpu".into(), &ctx).await
+        });
+        let events: Vec<Event> = job.events.iter().collect();
+        let report = job.wait().unwrap();
+        assert_eq!(report.losses.len(), 40);
+        let losses: Vec<f64> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Metric { name, value, .. } if name == "loss" => Some(*value),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(losses, report.losses, "every step's loss is reported");
+        let first = report.losses[0];
+        let last = report.losses[report.losses.len() - 1];
+        // A fresh model predicts close to uniformly: ln(vocabulary).
+        assert!(
+            (first - (report.vocab_size as f64).ln()).abs() < 0.3,
+            "{first}"
+        );
+        assert!(last < first - 1.0, "loss {first} -> {last}");
+    }
+}

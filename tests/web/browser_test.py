@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""The web page in a real browser: Debian's Chromium, headless, WebGPU on SwiftShader, driven
+by Playwright (its own browser download is not used).
+
+For each device the page offers (WebGPU, and the CPU fallback) it opens the built page with
+`?lesson=run`, which trains the micro model in the tab, and checks that:
+- the app starts and draws (a screenshot that is not blank);
+- the console has no errors and the page threw none;
+- the loss goes down, and every step's loss and gradient norm equals the desktop's CPU run of
+  the same lesson (`beyond lesson --device cpu --json`) within 1e-3;
+- on WebGPU the lesson trained on the GPU when the browser gave an adapter;
+- the tab kept drawing: the longest gap between animation frames while it trained.
+
+Usage: browser_test.py --dist web/dist --desktop desktop-lesson.json --steps N --out DIR
+Writes DIR/page-DEVICE.png and DIR/results.json; exits non-zero on any failure.
+"""
+
+import argparse
+import functools
+import http.server
+import json
+import pathlib
+import sys
+import threading
+
+from PIL import Image
+from playwright.sync_api import sync_playwright
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-dev-shm-usage",
+    "--enable-unsafe-webgpu",
+    "--enable-features=Vulkan",
+    "--use-vulkan=swiftshader",
+    "--use-angle=swiftshader",
+]
+
+# Records, from the first script on, the main thread's long tasks (a frozen tab is one long
+# task: nothing else runs, no input is taken) and the time between animation frames (which also
+# waits for the GPU process: on SwiftShader, compiling a compute shader holds frames back).
+FRAME_RECORDER = """
+window.__frameGaps = [];
+window.__longTasks = [];
+(() => {
+  let last = performance.now();
+  const tick = (t) => { window.__frameGaps.push(t - last); last = t; requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) window.__longTasks.push(e.duration);
+  }).observe({ type: "longtask", buffered: true });
+})();
+"""
+
+# The longest the main thread may be busy at once. On the CPU the lesson yields after every part
+# of a step (about 10 ms each for the micro model). On SwiftShader's WebGPU (about 0.1 GFLOP/s, each
+# kernel dispatch milliseconds), the browser holds the page while the GPU process catches up
+# with a part's few hundred dispatches: seconds, measured and reported; a hang still fails.
+FREEZE_MS = {"cpu": 1000, "webgpu": 10000, "auto": 10000}
+
+DONE = "window.beyond && (window.beyond.lesson || window.beyond.lesson_error || window.beyond.error)"
+
+
+def serve(directory):
+    """Serves `directory` on a free port of 127.0.0.1; returns the base URL."""
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm"}
+
+    def log_message(self, *args):
+        pass
+
+
+def not_blank(png):
+    """Whether a screenshot shows something: many colours, and light and dark pixels."""
+    image = Image.open(png).convert("RGB")
+    colours = image.getcolors(maxcolors=1 << 20) or []
+    low, high = image.convert("L").getextrema()
+    return len(colours) > 50 and high - low > 100, len(colours)
+
+
+def close(a, b, tol):
+    return abs(a - b) <= tol * max(1.0, abs(b))
+
+
+def run_device(browser, base, device, steps, desktop, out, failures):
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    page.add_init_script(FRAME_RECORDER)
+    page.goto(f"{base}/?lesson=run&device={device}&steps={steps}")
+    page.wait_for_function(DONE, timeout=600_000, polling=500)
+    state = page.evaluate("JSON.stringify(window.beyond)")
+    state = json.loads(state)
+    adapter = page.evaluate(
+        "navigator.gpu ? navigator.gpu.requestAdapter().then(a => a ? (a.info ? a.info.architecture || a.info.vendor || 'yes' : 'yes') : null) : null"
+    )
+    page.wait_for_timeout(500)
+    png = out / f"page-{device}.png"
+    page.screenshot(path=str(png))
+    gaps = page.evaluate("window.__frameGaps")
+    long_tasks = sorted(page.evaluate("window.__longTasks"))
+    page.close()
+
+    result = {"device": device, "adapter": adapter, "console_errors": errors}
+    fail = lambda what: failures.append(f"{device}: {what}")
+    if state.get("error"):
+        fail(f"the app failed: {state['error']}")
+    if state.get("lesson_error"):
+        fail(f"the lesson failed: {state['lesson_error']}")
+    if errors:
+        fail(f"console errors: {errors[:5]}")
+    drawn, colours = not_blank(png)
+    result["screenshot_colours"] = colours
+    if not drawn:
+        fail(f"the screenshot {png} is blank ({colours} colours)")
+    if not state.get("lesson"):
+        return result
+    lesson = json.loads(state["lesson"])
+    losses, norms = lesson["losses"], lesson["grad_norms"]
+    result.update(
+        trained_on=lesson["device"],
+        steps=len(losses),
+        first_loss=losses[0],
+        last_loss=losses[-1],
+        tokens_per_second=lesson["tokens_per_second"],
+        seconds=lesson["seconds"],
+    )
+    if len(losses) != steps:
+        fail(f"{len(losses)} steps, asked for {steps}")
+    if not losses[-1] < losses[0] - 0.5:
+        fail(f"the loss did not go down: {losses[0]:.4f} -> {losses[-1]:.4f}")
+    if device == "webgpu" and adapter and not lesson["device"].startswith("gpu"):
+        fail(f"the browser has a WebGPU adapter ({adapter}) but the lesson ran on {lesson['device']}")
+    worst_loss = max(abs(a - b) for a, b in zip(losses, desktop["losses"]))
+    worst_norm = max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(norms, desktop["grad_norms"]))
+    result.update(max_loss_difference=worst_loss, max_grad_norm_difference=worst_norm)
+    for step, (a, b) in enumerate(zip(losses, desktop["losses"]), 1):
+        if not close(a, b, 1e-3):
+            fail(f"step {step}: loss {a} in the browser, {b} on the desktop")
+            break
+    for step, (a, b) in enumerate(zip(norms, desktop["grad_norms"]), 1):
+        if not close(a, b, 1e-3):
+            fail(f"step {step}: gradient norm {a} in the browser, {b} on the desktop")
+            break
+    # The frames while the page ran (the first second is the page loading).
+    gaps = sorted(g for g in gaps[5:]) or [0.0]
+    result.update(
+        frames=len(gaps),
+        frame_gap_p50_ms=gaps[len(gaps) // 2],
+        frame_gap_p95_ms=gaps[int(len(gaps) * 0.95)],
+        frame_gap_max_ms=gaps[-1],
+    )
+    result.update(long_tasks=len(long_tasks), longest_task_ms=long_tasks[-1] if long_tasks else 0.0)
+    if long_tasks and long_tasks[-1] > FREEZE_MS[device]:
+        fail(f"the tab froze: the main thread was busy for {long_tasks[-1]:.0f} ms at once")
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dist", type=pathlib.Path, default=pathlib.Path("web/dist"))
+    parser.add_argument("--desktop", type=pathlib.Path, required=True)
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--out", type=pathlib.Path, required=True)
+    parser.add_argument("--chromium", default="/usr/lib/chromium/chromium")
+    parser.add_argument("--devices", default="webgpu,cpu")
+    a = parser.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    desktop = json.loads(a.desktop.read_text())
+    if len(desktop["losses"]) != a.steps:
+        sys.exit(f"{a.desktop}: {len(desktop['losses'])} steps, expected {a.steps}")
+    base = serve(a.dist)
+    failures, results = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=a.chromium, headless=True, args=CHROMIUM_FLAGS)
+        for device in a.devices.split(","):
+            results.append(run_device(browser, base, device, a.steps, desktop, a.out, failures))
+        browser.close()
+    summary = {"desktop": {k: desktop[k] for k in ("device", "tokens_per_second", "seconds")},
+               "browser": results, "failures": failures}
+    (a.out / "results.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    if failures:
+        sys.exit("web test failed:\n  " + "\n  ".join(failures))
+    print("web test passed")
+
+
+if __name__ == "__main__":
+    main()
