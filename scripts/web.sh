@@ -3,6 +3,7 @@
 #   scripts/web.sh build         static files in web/dist/ (wasm, page, bundled tokenizer), with sizes
 #   scripts/web.sh serve [PORT]  serves web/dist/ on http://127.0.0.1:PORT (8080)
 #   scripts/web.sh test [OUT]    builds, then drives the page in headless Chromium (tests/web)
+#   scripts/web.sh bench [OUT] [ROUNDS]  the same, ROUNDS (3) times: median training speeds
 # Needs the wasm32-unknown-unknown target and wasm-bindgen-cli of the version in Cargo.lock
 # (`cargo install wasm-bindgen-cli --version X`; the build says which X when it is missing).
 # The test needs Chromium (Debian's `chromium`) and makes a Python venv with Playwright and
@@ -49,20 +50,19 @@ sizes() {
   printf '%-45s %12d %12d\n' total "$total" "$total_gz"
 }
 
-# The lesson in the browser (WebGPU and the CPU fallback) against the desktop's CPU run.
+# The lesson in the browser (WebGPU and the CPU fallback) against the desktop's CPU run; with
+# ROUNDS > 1 (`scripts/web.sh bench`), the training speeds' medians over that many rounds.
 web_test() {
-  local out="${1:-${CARGO_TARGET_DIR:-target}/web-test}" steps=20
+  local out="${1:-${CARGO_TARGET_DIR:-target}/web-test}" rounds="${2:-1}" steps=20
   local venv="${BEYOND_WEB_VENV:-$HOME/.cache/beyond-web-venv}"
   if ! "$venv/bin/python" -c "import playwright, PIL" 2>/dev/null; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q playwright pillow
   fi
   build
-  mkdir -p "$out"
-  cargo run --quiet --bin beyond -- lesson --device cpu --json --steps "$steps" \
-    > "$out/desktop-lesson.json"
+  cargo build --quiet --bin beyond
   "$venv/bin/python" tests/web/browser_test.py --dist "$dist" --steps "$steps" \
-    --desktop "$out/desktop-lesson.json" --out "$out" \
+    --beyond "${CARGO_TARGET_DIR:-target}/debug/beyond" --out "$out" --rounds "$rounds" \
     --chromium "${BEYOND_CHROMIUM:-/usr/lib/chromium/chromium}"
 }
 
@@ -74,6 +74,7 @@ case "${1:-}" in
     echo "serving $dist on http://127.0.0.1:$port/"
     exec python3 -m http.server --bind 127.0.0.1 --directory "$dist" "$port"
     ;;
-  test) web_test "${2:-}" ;;
-  *) echo "usage: scripts/web.sh build | serve [PORT] | test [OUT]" >&2; exit 2 ;;
+  test) web_test "${2:-}" 1 ;;
+  bench) web_test "${2:-}" "${3:-3}" ;;
+  *) echo "usage: scripts/web.sh build | serve [PORT] | test [OUT] | bench [OUT] [ROUNDS]" >&2; exit 2 ;;
 esac

@@ -9,10 +9,13 @@ For each device the page offers (WebGPU, and the CPU fallback) it opens the buil
 - the loss goes down, and every step's loss and gradient norm equals the desktop's CPU run of
   the same lesson (`beyond lesson --device cpu --json`) within 1e-3;
 - on WebGPU the lesson trained on the GPU when the browser gave an adapter;
-- the tab kept drawing: the longest gap between animation frames while it trained.
+- the tab kept drawing: the longest main-thread task and the gaps between animation frames.
 
-Usage: browser_test.py --dist web/dist --desktop desktop-lesson.json --steps N --out DIR
-Writes DIR/page-DEVICE.png and DIR/results.json; exits non-zero on any failure.
+Usage: browser_test.py --dist web/dist --beyond target/debug/beyond --steps N --out DIR [--rounds R]
+Each round runs the desktop's lesson (`beyond lesson --device cpu --json`) and then the page on
+each device, so speeds are measured side by side; with several rounds the summary gives each
+one's median training speed and its range. Writes DIR/page-DEVICE.png and DIR/results.json;
+exits non-zero on any failure.
 """
 
 import argparse
@@ -20,6 +23,8 @@ import functools
 import http.server
 import json
 import pathlib
+import statistics
+import subprocess
 import sys
 import threading
 
@@ -162,28 +167,55 @@ def run_device(browser, base, device, steps, desktop, out, failures):
     return result
 
 
+def desktop_lesson(beyond, steps):
+    """The lesson on the desktop's CPU, as `beyond lesson --json` reports it."""
+    out = subprocess.run(
+        [beyond, "lesson", "--device", "cpu", "--json", "--steps", str(steps)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out)
+
+
+def speeds(runs):
+    """Median training tokens/s of `runs` with the lowest and highest."""
+    values = sorted(r["tokens_per_second"] for r in runs if "tokens_per_second" in r)
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": values[0], "max": values[-1], "runs": len(values)}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--dist", type=pathlib.Path, default=pathlib.Path("web/dist"))
-    parser.add_argument("--desktop", type=pathlib.Path, required=True)
+    parser.add_argument("--beyond", required=True, help="the desktop binary")
     parser.add_argument("--steps", type=int, required=True)
     parser.add_argument("--out", type=pathlib.Path, required=True)
     parser.add_argument("--chromium", default="/usr/lib/chromium/chromium")
     parser.add_argument("--devices", default="webgpu,cpu")
+    parser.add_argument("--rounds", type=int, default=1)
     a = parser.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    desktop = json.loads(a.desktop.read_text())
-    if len(desktop["losses"]) != a.steps:
-        sys.exit(f"{a.desktop}: {len(desktop['losses'])} steps, expected {a.steps}")
     base = serve(a.dist)
-    failures, results = [], []
+    devices = a.devices.split(",")
+    failures, desktops, results = [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=a.chromium, headless=True, args=CHROMIUM_FLAGS)
-        for device in a.devices.split(","):
-            results.append(run_device(browser, base, device, a.steps, desktop, a.out, failures))
+        for _ in range(a.rounds):
+            desktop = desktop_lesson(a.beyond, a.steps)
+            desktops.append({k: desktop[k] for k in ("device", "tokens_per_second", "seconds")})
+            for device in devices:
+                results.append(run_device(browser, base, device, a.steps, desktop, a.out, failures))
         browser.close()
-    summary = {"desktop": {k: desktop[k] for k in ("device", "tokens_per_second", "seconds")},
-               "browser": results, "failures": failures}
+    summary = {
+        "steps": a.steps,
+        "training_tokens_per_second": {
+            "desktop cpu": speeds(desktops),
+            **{f"browser {d}": speeds([r for r in results if r["device"] == d]) for d in devices},
+        },
+        "desktop": desktops,
+        "browser": results,
+        "failures": failures,
+    }
     (a.out / "results.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     if failures:
