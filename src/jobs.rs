@@ -105,23 +105,51 @@ pub struct Job<T> {
     /// Events in the order the job emitted them, ending with `Finished`.
     pub events: Receiver<Event>,
     cancel: CancelToken,
-    result: Arc<Mutex<Option<Result<T>>>>,
+    result: Slot<T>,
     #[cfg(not(target_family = "wasm"))]
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
+/// Where a job's result waits for its caller.
+type Slot<T> = Arc<Mutex<Option<Result<T>>>>;
+
+/// Records how a job ended, then says so.
+fn finish<T>(ctx: &JobContext, slot: &Slot<T>, outcome: Result<T>) {
+    let finished = Event::Finished {
+        ok: outcome.is_ok(),
+        error: outcome.as_ref().err().map(|e| e.to_string()),
+    };
+    if let Ok(mut s) = slot.lock() {
+        *s = Some(outcome);
+    }
+    ctx.emit(finished);
+}
+
 impl<T: Send + 'static> Job<T> {
+    /// A job's channel, cancel token and result slot, and the context its work reports through.
+    fn setup(waker: Option<Waker>) -> (Self, JobContext, Slot<T>) {
+        let (tx, events) = channel();
+        let cancel = CancelToken::default();
+        let ctx = JobContext::new(tx, cancel.clone(), waker);
+        let result = Arc::new(Mutex::new(None));
+        let job = Self {
+            events,
+            cancel,
+            result: result.clone(),
+            #[cfg(not(target_family = "wasm"))]
+            handle: None,
+        };
+        (job, ctx, result)
+    }
+
     /// Starts `work` on its own thread (inline on the web, which has none).
     pub fn spawn(
         name: &str,
         waker: Option<Waker>,
         work: impl FnOnce(&JobContext) -> Result<T> + Send + 'static,
     ) -> Self {
-        let (tx, events) = channel();
-        let cancel = CancelToken::default();
-        let ctx = JobContext::new(tx, cancel.clone(), waker);
-        let result = Arc::new(Mutex::new(None));
-        let slot = result.clone();
+        #[cfg_attr(target_family = "wasm", allow(unused_mut))]
+        let (mut job, ctx, slot) = Self::setup(waker);
         let name = name.to_string();
         let run = move || {
             ctx.emit(Event::Started { job: name });
@@ -134,26 +162,15 @@ impl<T: Send + 'static> Job<T> {
                         .unwrap_or_else(|| "unknown failure".into());
                     Err(Error::Internal(what))
                 });
-            let finished = Event::Finished {
-                ok: outcome.is_ok(),
-                error: outcome.as_ref().err().map(|e| e.to_string()),
-            };
-            if let Ok(mut s) = slot.lock() {
-                *s = Some(outcome);
-            }
-            ctx.emit(finished);
+            finish(&ctx, &slot, outcome);
         };
         #[cfg(not(target_family = "wasm"))]
-        let handle = Some(std::thread::spawn(run));
+        {
+            job.handle = Some(std::thread::spawn(run));
+        }
         #[cfg(target_family = "wasm")]
         run();
-        Self {
-            events,
-            cancel,
-            result,
-            #[cfg(not(target_family = "wasm"))]
-            handle,
-        }
+        job
     }
 
     /// Starts the future `work` makes: on its own thread, driven to the end there, on the
@@ -164,38 +181,24 @@ impl<T: Send + 'static> Job<T> {
         F: FnOnce(JobContext) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = Result<T>> + 'static,
     {
-        let (tx, events) = channel();
-        let cancel = CancelToken::default();
-        let ctx = JobContext::new(tx, cancel.clone(), waker);
-        let result = Arc::new(Mutex::new(None));
-        let slot = result.clone();
+        #[cfg_attr(target_family = "wasm", allow(unused_mut))]
+        let (mut job, ctx, slot) = Self::setup(waker);
         let name = name.to_string();
         // The future is made where it runs: it need not move between threads.
         let run = move || async move {
             ctx.emit(Event::Started { job: name });
             let outcome = work(ctx.clone()).await;
-            let finished = Event::Finished {
-                ok: outcome.is_ok(),
-                error: outcome.as_ref().err().map(|e| e.to_string()),
-            };
-            if let Ok(mut s) = slot.lock() {
-                *s = Some(outcome);
-            }
-            ctx.emit(finished);
+            finish(&ctx, &slot, outcome);
         };
         #[cfg(not(target_family = "wasm"))]
-        let handle = Some(std::thread::spawn(move || {
-            futures_lite::future::block_on(run())
-        }));
+        {
+            job.handle = Some(std::thread::spawn(move || {
+                futures_lite::future::block_on(run())
+            }));
+        }
         #[cfg(target_family = "wasm")]
         wasm_bindgen_futures::spawn_local(run());
-        Self {
-            events,
-            cancel,
-            result,
-            #[cfg(not(target_family = "wasm"))]
-            handle,
-        }
+        job
     }
 
     /// Asks the job to stop.

@@ -27,7 +27,9 @@ pub struct LessonSpec {
     pub seq_len: usize,
     pub batch: usize,
     pub steps: u64,
+    /// The peak learning rate, reached linearly over the first `warmup_steps`.
     pub learning_rate: f64,
+    pub warmup_steps: u64,
 }
 
 impl LessonSpec {
@@ -43,6 +45,7 @@ impl LessonSpec {
             batch: 4,
             steps: 40,
             learning_rate: 1e-2,
+            warmup_steps: 5,
         }
     }
 
@@ -146,7 +149,8 @@ pub async fn run(
     for step in 1..=spec.steps {
         ctx.check_cancelled()?;
         let batch = &batches[(step as usize - 1) % batches.len()];
-        let values = trainer.step(batch, spec.learning_rate).await?;
+        let warmup = (step as f64 / spec.warmup_steps.max(1) as f64).min(1.0);
+        let values = trainer.step(batch, spec.learning_rate * warmup).await?;
         let (loss, norm) = (values.loss, values.grad_norm);
         losses.push(loss);
         grad_norms.push(norm);

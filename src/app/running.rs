@@ -24,12 +24,7 @@ impl<T: Send + 'static> Running<T> {
         ctx: &egui::Context,
         work: impl FnOnce(&crate::jobs::JobContext) -> crate::Result<T> + Send + 'static,
     ) -> Self {
-        Self {
-            job: Job::spawn(name, Some(waker(ctx)), work),
-            status: "starting".into(),
-            metrics: Vec::new(),
-            tokens: Vec::new(),
-        }
+        Self::watching(Job::spawn(name, Some(waker(ctx)), work))
     }
 
     /// Starts the future `work` makes as a job (see [`Job::spawn_async`]).
@@ -38,8 +33,12 @@ impl<T: Send + 'static> Running<T> {
         F: FnOnce(crate::jobs::JobContext) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = crate::Result<T>> + 'static,
     {
+        Self::watching(Job::spawn_async(name, Some(waker(ctx)), work))
+    }
+
+    fn watching(job: Job<T>) -> Self {
         Self {
-            job: Job::spawn_async(name, Some(waker(ctx)), work),
+            job,
             status: "starting".into(),
             metrics: Vec::new(),
             tokens: Vec::new(),
