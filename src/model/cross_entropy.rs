@@ -143,6 +143,23 @@ pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
     Tensor::from_dispatch(out)
 }
 
+/// The gradient of `sum(cross_entropy(logits, targets) * grad)` with respect to the logits:
+/// `(softmax(logits[r]) - one_hot(targets[r])) * grad[r]`, `(rows, vocab)`, not differentiated
+/// further.
+pub fn cross_entropy_grad(
+    logits: Tensor<2>,
+    targets: Tensor<1, Int>,
+    grad: Tensor<1>,
+) -> Tensor<2> {
+    use burn::backend::Dispatch;
+    let out = <Dispatch as CrossEntropyBackend>::cross_entropy_backward(
+        logits.into_dispatch(),
+        targets.into_dispatch(),
+        grad.into_dispatch(),
+    );
+    Tensor::from_dispatch(out)
+}
+
 /// The CPU kernels: rows in parallel, each row read while it sits in cache.
 mod flex {
     use burn::backend::flex::FlexTensor;

@@ -18,6 +18,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use super::cache::KvCache;
 use super::config::LlamaConfig;
 use super::cross_entropy::cross_entropy;
+use super::head_loss::weighted_nll_sum;
 use super::rope::{Rope, apply_rotary};
 
 /// Label value that the loss ignores, as in PyTorch's `CrossEntropyLoss`.
@@ -368,8 +369,17 @@ fn mean_over(nll: Tensor<1>, count: usize) -> Tensor<1> {
 fn shifted_nll(logits: Tensor<2>, labels: &[Vec<i64>], t: usize) -> (Tensor<1>, usize) {
     let device = logits.device();
     let n = logits.dims()[0];
-    let mut targets = Vec::with_capacity(n);
-    let mut weights = Vec::with_capacity(n);
+    let (targets, weights, count) = shifted_targets(labels, t);
+    let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), &device);
+    let weights = Tensor::<1>::from_data(TensorData::new(weights, [n]), &device);
+    (cross_entropy(logits, targets) * weights, count)
+}
+
+/// The targets of positions `0..t - 1` of every row (`labels[row][1..t]`, ignored ones as 0),
+/// their weights (1, or 0 where ignored) and how many count.
+fn shifted_targets(labels: &[Vec<i64>], t: usize) -> (Vec<i64>, Vec<f32>, usize) {
+    let mut targets = Vec::with_capacity(labels.len() * t.saturating_sub(1));
+    let mut weights = Vec::with_capacity(targets.capacity());
     for row in labels {
         for &label in &row[1..t] {
             let keep = label != IGNORE_INDEX;
@@ -378,9 +388,7 @@ fn shifted_nll(logits: Tensor<2>, labels: &[Vec<i64>], t: usize) -> (Tensor<1>, 
         }
     }
     let count = weights.iter().filter(|&&w| w > 0.0).count();
-    let targets = Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), &device);
-    let weights = Tensor::<1>::from_data(TensorData::new(weights, [n]), &device);
-    (cross_entropy(logits, targets) * weights, count)
+    (targets, weights, count)
 }
 
 impl Llama {
@@ -403,14 +411,34 @@ impl Llama {
         shifted_nll(logits, labels, t)
     }
 
-    /// [`causal_lm_loss`] of the model's own logits (see [`Llama::token_nll`]).
+    /// [`causal_lm_loss`] of the model's own logits, with the head and the loss run together a
+    /// chunk of rows at a time ([`weighted_nll_sum`]): the `(tokens, vocab)` logits are never
+    /// held whole, in training either.
     pub fn causal_lm_loss(
         &self,
         input_ids: Tensor<2, Int>,
         options: ForwardOptions,
         labels: &[Vec<i64>],
     ) -> (Tensor<1>, usize) {
-        let (nll, count) = self.token_nll(input_ids, options, labels);
-        (mean_over(nll, count), count)
+        let Some(head) = self.head_matrix() else {
+            let (nll, count) = self.token_nll(input_ids, options, labels);
+            return (mean_over(nll, count), count);
+        };
+        let hidden = self.hidden_states(input_ids, options);
+        let [b, t, h] = hidden.dims();
+        let rows = hidden.slice(s![.., 0..t - 1, ..]).reshape([b * (t - 1), h]);
+        let (targets, weights, count) = shifted_targets(labels, t);
+        let mean: Vec<f32> = weights.iter().map(|w| w / count.max(1) as f32).collect();
+        (weighted_nll_sum(rows, head, &targets, &mean), count)
+    }
+
+    /// The head as one `(hidden, vocab)` matrix: the head's weight, or the embedding's transpose
+    /// when they are tied; `None` for a head with a bias.
+    fn head_matrix(&self) -> Option<Tensor<2>> {
+        match &self.lm_head {
+            Some(head) if head.bias.is_some() => None,
+            Some(head) => Some(head.weight.val()),
+            None => Some(self.embed_tokens.weight.val().transpose()),
+        }
     }
 }

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod cross_entropy;
 pub mod generate;
+pub mod head_loss;
 pub mod llama;
 pub mod loaded;
 pub mod rope;
