@@ -113,6 +113,16 @@ pub struct Job<T> {
 /// Where a job's result waits for its caller.
 type Slot<T> = Arc<Mutex<Option<Result<T>>>>;
 
+/// A job's panic as an error carrying its message.
+fn panic_error(panic: Box<dyn std::any::Any + Send>) -> Error {
+    let what = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown failure".into());
+    Error::Internal(what)
+}
+
 /// Records how a job ended, then says so.
 fn finish<T>(ctx: &JobContext, slot: &Slot<T>, outcome: Result<T>) {
     let finished = Event::Finished {
@@ -154,14 +164,7 @@ impl<T: Send + 'static> Job<T> {
         let run = move || {
             ctx.emit(Event::Started { job: name });
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&ctx)))
-                .unwrap_or_else(|panic| {
-                    let what = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "unknown failure".into());
-                    Err(Error::Internal(what))
-                });
+                .unwrap_or_else(|panic| Err(panic_error(panic)));
             finish(&ctx, &slot, outcome);
         };
         #[cfg(not(target_family = "wasm"))]
@@ -186,8 +189,15 @@ impl<T: Send + 'static> Job<T> {
         let name = name.to_string();
         // The future is made where it runs: it need not move between threads.
         let run = move || async move {
+            use futures_lite::FutureExt;
             ctx.emit(Event::Started { job: name });
-            let outcome = work(ctx.clone()).await;
+            // A panic ends the job with an error, as in `spawn`, rather than leaving its
+            // caller waiting for a `Finished` that never comes.
+            let work = std::panic::AssertUnwindSafe(async { work(ctx.clone()).await });
+            let outcome = work
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(panic_error(panic)));
             finish(&ctx, &slot, outcome);
         };
         #[cfg(not(target_family = "wasm"))]
@@ -307,5 +317,20 @@ mod tests {
         let job: Job<()> = Job::spawn("boom", None, |_| panic!("kaput"));
         let err = job.wait().unwrap_err().to_string();
         assert!(err.contains("kaput"), "{err}");
+    }
+
+    #[test]
+    fn a_panic_in_an_async_job_becomes_an_error_and_a_finished_event() {
+        let job: Job<()> = Job::spawn_async("boom", None, |_| async {
+            yield_now().await;
+            panic!("kaput after a yield");
+        });
+        let last = job.events.iter().last();
+        assert!(
+            matches!(&last, Some(Event::Finished { ok: false, error: Some(e) }) if e.contains("kaput")),
+            "{last:?}"
+        );
+        let err = job.wait().unwrap_err().to_string();
+        assert!(err.contains("kaput after a yield"), "{err}");
     }
 }

@@ -33,7 +33,8 @@ struct Examined {
 #[derive(Serialize)]
 struct Report {
     devices: Vec<Examined>,
-    /// Every device that could be set up passed every check.
+    /// Every device that could be set up passed every check, and a device named with
+    /// `--device` could be set up.
     healthy: bool,
 }
 
@@ -63,7 +64,9 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
                 device: None,
                 unavailable: Some(e.to_string()),
                 checks: Vec::new(),
-                passed: true,
+                // A device named with --device must be there; without it, a missing GPU is
+                // only reported.
+                passed: args.device.is_none(),
             },
         });
     }
@@ -76,22 +79,33 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<()> {
     } else {
         print_report(&report);
     }
-    let failed: Vec<String> = report
-        .devices
-        .iter()
-        .filter(|d| !d.passed)
-        .map(|d| d.requested.to_string())
-        .collect();
-    match failed.is_empty() {
-        true => Ok(()),
-        // In JSON the report above already says it; the exit code says it to scripts.
-        false if args.json => std::process::exit(1),
-        false => anyhow::bail!(
+    let names = |missing: bool| -> Vec<String> {
+        report
+            .devices
+            .iter()
+            .filter(|d| !d.passed && d.unavailable.is_some() == missing)
+            .map(|d| d.requested.to_string())
+            .collect()
+    };
+    let (wrong, missing) = (names(false), names(true));
+    if wrong.is_empty() && missing.is_empty() {
+        return Ok(());
+    }
+    if args.json {
+        // The report above already says it; the exit code says it to scripts.
+        std::process::exit(1);
+    }
+    if !wrong.is_empty() {
+        anyhow::bail!(
             "{} computes wrong results: do not train or evaluate on it (beyond refuses it unless \
              --trust-device is given); use --device cpu, or update the driver",
-            failed.join(", ")
-        ),
+            wrong.join(", ")
+        );
     }
+    anyhow::bail!(
+        "{} could not be set up, so nothing was checked on it",
+        missing.join(", ")
+    )
 }
 
 fn print_report(report: &Report) {

@@ -253,3 +253,26 @@ fn the_doctor_passes_the_cpu_backend() {
     assert_eq!(names, ["sums", "logits", "loss", "gradient norms"]);
     assert!(checks.iter().all(|c| c["passed"] == true), "{report}");
 }
+
+/// A device named with `--device` that cannot be set up fails the doctor, with the reason; in the
+/// default list a missing GPU is only reported. (wgpu has no Metal on Linux.)
+#[cfg(target_os = "linux")]
+#[test]
+fn the_doctor_fails_a_named_device_that_is_not_there() {
+    let out = common::beyond(&["doctor", "--device", "metal", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["healthy"], false, "{report}");
+    let metal = &report["devices"][0];
+    assert_eq!(metal["passed"], false, "{report}");
+    assert!(
+        metal["unavailable"]
+            .as_str()
+            .is_some_and(|why| !why.is_empty())
+    );
+
+    let out = common::beyond(&["doctor", "--device", "metal"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("metal could not be set up"), "{stderr}");
+}
