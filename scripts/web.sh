@@ -8,6 +8,8 @@
 # (`cargo install wasm-bindgen-cli --version X`; the build says which X when it is missing).
 # The test needs Chromium (Debian's `chromium`) and makes a Python venv with Playwright and
 # Pillow in ~/.cache/beyond-web-venv (or $BEYOND_WEB_VENV) when it has none.
+# The wasm build goes to $BEYOND_WEB_TARGET_DIR when set (else $CARGO_TARGET_DIR, else target),
+# so it can run beside a native build without waiting for its lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dist=web/dist
@@ -23,9 +25,9 @@ build() {
     echo "wasm-bindgen $want is needed: cargo install wasm-bindgen-cli --version $want" >&2
     exit 1
   fi
-  target="${CARGO_TARGET_DIR:-target}"
+  target="${BEYOND_WEB_TARGET_DIR:-${CARGO_TARGET_DIR:-target}}"
   cargo build --release --target wasm32-unknown-unknown --no-default-features --features web \
-    --bin beyond-web
+    --bin beyond-web --target-dir "$target"
   rm -rf "$dist"
   mkdir -p "$dist/assets/tokenizers/llama2"
   wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \

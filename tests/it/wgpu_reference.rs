@@ -27,18 +27,41 @@ fn wgpu_matches_transformers() {
     };
     eprintln!("wgpu device: {}", info.summary());
     assert_eq!(info.kind, "gpu");
+    // Each step's time is printed: with an empty shader cache, lavapipe compiling kernels is most
+    // of this test's time, and these lines show where it goes.
+    let started = std::time::Instant::now();
+    let timed = |what: &str, step: &dyn Fn()| {
+        let t = std::time::Instant::now();
+        step();
+        eprintln!(
+            "wgpu: {what}: {:.1} s (total {:.1} s)",
+            t.elapsed().as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        );
+    };
     for dir in [
         common::fixture_a(),
         common::variant("mqa-bf16-v5-llama3rope"),
     ] {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         let model = load(&dir, &device);
-        check_logits(&model, &dir, 1e-3);
-        check_greedy(&model, &dir);
-        check_batch_loss(&model, &dir, 1e-3);
-        check_kv_cache(&model, &dir, 1e-3);
+        timed(&format!("{name} logits"), &|| {
+            check_logits(&model, &dir, 1e-3)
+        });
+        timed(&format!("{name} greedy"), &|| check_greedy(&model, &dir));
+        timed(&format!("{name} batch loss"), &|| {
+            check_batch_loss(&model, &dir, 1e-3)
+        });
+        timed(&format!("{name} kv cache"), &|| {
+            check_kv_cache(&model, &dir, 1e-3)
+        });
     }
-    common::reference::check_training(&common::fixture_a(), &device, 1e-3);
+    timed("training", &|| {
+        common::reference::check_training(&common::fixture_a(), &device, 1e-3)
+    });
     // What `beyond doctor` runs: on a trustworthy device every check passes.
+    let t = std::time::Instant::now();
     let checks = beyond::device::check::known_answers(&device);
+    eprintln!("wgpu: known answers: {:.1} s", t.elapsed().as_secs_f64());
     assert!(checks.iter().all(|c| c.passed), "{checks:?}");
 }
