@@ -19,6 +19,7 @@ use super::cache::KvCache;
 use super::config::LlamaConfig;
 use super::cross_entropy::cross_entropy;
 use super::head_loss::weighted_nll_sum;
+use super::rms_norm::rms_norm;
 use super::rope::{Rope, apply_rotary};
 
 /// Label value that the loss ignores, as in PyTorch's `CrossEntropyLoss`.
@@ -238,7 +239,7 @@ impl Llama {
         for (i, layer) in self.layers.iter().enumerate() {
             let residual = x.clone();
             let h = layer.self_attn.forward(
-                layer.input_layernorm.forward(x),
+                rms_norm(&layer.input_layernorm, x),
                 (&cos, &sin),
                 mask.clone(),
                 cache.as_deref_mut().map(|c| (c, i)),
@@ -247,13 +248,13 @@ impl Llama {
             x = x_mid.clone()
                 + layer
                     .mlp
-                    .forward(layer.post_attention_layernorm.forward(x_mid));
+                    .forward(rms_norm(&layer.post_attention_layernorm, x_mid));
         }
         if let Some(cache) = cache {
             cache.advance(t);
         }
         debug_assert_eq!(x.dims()[0], b);
-        self.norm.forward(x)
+        rms_norm(&self.norm, x)
     }
 
     /// Logits `(batch, seq_len, vocab)` for every position.

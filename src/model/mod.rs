@@ -10,6 +10,7 @@ pub mod generate;
 pub mod head_loss;
 pub mod llama;
 pub mod loaded;
+pub mod rms_norm;
 pub mod rope;
 pub mod tokenizer;
 pub mod weights;

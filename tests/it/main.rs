@@ -10,6 +10,7 @@ mod cli;
 mod codeswitch;
 mod engine_reference;
 mod export;
+mod gpu_kernels;
 mod hf_interop;
 mod mcq_formats;
 mod serve;
