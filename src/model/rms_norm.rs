@@ -113,6 +113,16 @@ mod cube {
         (width.div_ceil(32) * 32).clamp(32, 256) as u32
     }
 
+    /// One cube per row: its threads, its shape, and the cubes (spread over the grid's
+    /// dimensions when there are more rows than one dimension takes).
+    fn grid(x: &CubeTensor, rows: usize, width: usize) -> (u32, CubeDim, CubeCount) {
+        let threads = threads(width);
+        let cube_dim = CubeDim::new_1d(threads);
+        let cube_count =
+            calculate_cube_count_elemwise(&x.client, rows * threads as usize, cube_dim);
+        (threads, cube_dim, cube_count)
+    }
+
     fn eps_scalar(eps: f64) -> InputScalar {
         InputScalar::new(eps, ElemType::Float(FloatKind::F32))
     }
@@ -129,10 +139,7 @@ mod cube {
         if rows == 0 || width == 0 {
             return out;
         }
-        let threads = threads(width);
-        let cube_dim = CubeDim::new_1d(threads);
-        let cube_count =
-            calculate_cube_count_elemwise(&x.client, rows * threads as usize, cube_dim);
+        let (threads, cube_dim, cube_count) = grid(&x, rows, width);
         rms_norm_forward::launch(
             &x.client.clone(),
             cube_count,
@@ -163,10 +170,7 @@ mod cube {
             || empty_device_dtype(x.client.clone(), x.device.clone(), x.shape(), DType::F32);
         let (dx, dgamma_rows) = (empty(), empty());
         if rows > 0 && width > 0 {
-            let threads = threads(width);
-            let cube_dim = CubeDim::new_1d(threads);
-            let cube_count =
-                calculate_cube_count_elemwise(&x.client, rows * threads as usize, cube_dim);
+            let (threads, cube_dim, cube_count) = grid(&x, rows, width);
             rms_norm_backward::launch(
                 &x.client.clone(),
                 cube_count,
