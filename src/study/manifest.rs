@@ -918,6 +918,9 @@ impl Study {
                     for split in ["english_only", "both_languages", "never_seen", "all"] {
                         out.push(format!("knowledge.{l}.{split}"));
                     }
+                    for split in ["english_only", "both_languages", "never_seen"] {
+                        out.push(format!("knowledge.{l}.{split}.{}", super::measure::NUMERIC));
+                    }
                 }
             }
             Some(inputs) => {

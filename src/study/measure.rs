@@ -24,9 +24,27 @@ use crate::model::{LoadedModel, SamplingConfig};
 /// The file a measure stage writes.
 pub const MEASURES: &str = "measures.json";
 
+/// The revision of what a measure stage measures (2: the `numeric` subsets).
+pub const REVISION: u32 = 2;
+
+/// The name of the subset of a split's questions whose options are all numbers (the world's
+/// years): the answer is written alike in every language, so only the question has to cross.
+pub const NUMERIC: &str = "numeric";
+
+/// Whether every option of a question is a number (`1998`, `3.5`).
+pub fn is_numeric(item: &mcq::McqItem) -> bool {
+    !item.options.is_empty()
+        && item.options.iter().all(|o| {
+            let o = o.trim();
+            !o.is_empty() && o.parse::<f64>().is_ok_and(f64::is_finite)
+        })
+}
+
 /// What to measure a model on.
 #[derive(Debug, Clone, Serialize)]
 pub struct MeasureStage {
+    /// What is measured changes with [`REVISION`]: a new revision measures stored models again.
+    pub revision: u32,
     pub model: String,
     pub target: String,
     pub languages: Vec<String>,
@@ -91,6 +109,16 @@ pub fn measure(
             .iter()
             .find(|m| m.scoring == Scoring::Text)
             .ok_or_else(|| Error::InvalidInput("text scoring gave no result".into()))?;
+        let numeric: std::collections::BTreeSet<(&str, &str)> = set
+            .subjects
+            .iter()
+            .flat_map(|s| {
+                s.eval
+                    .iter()
+                    .filter(|i| is_numeric(i))
+                    .map(move |i| (s.name.as_str(), i.id.as_str()))
+            })
+            .collect();
         let mut all = Vec::new();
         for item in &mode.items {
             let right = f64::from(u8::from(item.predicted == item.answer));
@@ -99,6 +127,12 @@ pub fn measure(
                     .entry(format!("{prefix}.{}", item.subject))
                     .or_default()
                     .push((right, 1.0));
+                if numeric.contains(&(item.subject.as_str(), item.id.as_str())) {
+                    out.items
+                        .entry(format!("{prefix}.{}.{NUMERIC}", item.subject))
+                        .or_default()
+                        .push((right, 1.0));
+                }
             }
             all.push((right, 1.0));
         }
@@ -368,4 +402,29 @@ fn world_prompts(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(options: &[&str]) -> mcq::McqItem {
+        mcq::McqItem {
+            id: "1".into(),
+            passage: None,
+            question: "?".into(),
+            options: options.iter().map(|o| o.to_string()).collect(),
+            answer: 0,
+            explanation: None,
+        }
+    }
+
+    #[test]
+    fn numeric_questions_have_only_numbers_for_options() {
+        assert!(is_numeric(&item(&["1933", "1998", " 1951", "3.5"])));
+        assert!(!is_numeric(&item(&["1933", "1998", "1951", "医生"])));
+        assert!(!is_numeric(&item(&["1933", "", "1951", "1946"])));
+        assert!(!is_numeric(&item(&["NaN", "inf", "1951", "1946"])));
+        assert!(!is_numeric(&item(&[])));
+    }
 }

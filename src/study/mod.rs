@@ -295,6 +295,7 @@ fn measure_stage(
 ) -> Result<Planned> {
     let target = &setting.target;
     let spec = MeasureStage {
+        revision: measure::REVISION,
         model: identity,
         target: target.clone(),
         languages: manifest::dedup(vec![study.base_language.clone(), target.clone()]),

@@ -183,6 +183,12 @@ fn a_study_gives_the_same_results_twice_and_after_a_kill() {
         let n = rows.iter().filter(|r| &r[col("measure")] == m).count();
         assert_eq!(n, 8, "rows of {m}");
     }
+    // The years, written alike in both languages, are measured apart.
+    assert!(
+        rows.iter()
+            .any(|r| r[col("measure")].ends_with(".english_only.numeric")),
+        "no numeric subset"
+    );
     // Answers without a letter leave the code-switching rate out, never a made-up value.
     let switching = rows
         .iter()
