@@ -7,52 +7,71 @@
 //! logit) and the backward pass writes `softmax(row) - one_hot(target)` scaled by the row's
 //! gradient in one more pass, as PyTorch's fused `cross_entropy` kernels do.
 //!
-//! The CPU backend has its own kernel ([`rows`]); GPU backends compose Burn's tensor operations,
-//! which their fusion compiles into few kernels. Autodiff records the operation with its own
-//! backward step.
+//! The CPU backend has its own kernel ([`rows`]); CubeCL devices (wgpu, the browser's WebGPU)
+//! have one kernel each way ([`kernels`], in `shaders/`), one work group per row; other dtypes
+//! compose Burn's tensor operations. Autodiff records the operation with its own backward step.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::tensor::{FloatTensor, IntTensor};
-use burn::backend::{Autodiff, AutodiffBackend, Backend, backend_extension};
+use burn::backend::{Autodiff, AutodiffBackend, Backend, DType, TensorMetadata, backend_extension};
 use burn::prelude::*;
 use burn::tensor::IndexingUpdateOp;
 
+#[path = "../../shaders/cross_entropy.rs"]
+mod kernels;
+
 /// Backends that compute the cross-entropy of `(rows, vocab)` logits against `(rows)` targets.
-#[backend_extension(Flex, Cube, Autodiff)]
+#[backend_extension(Flex, Cube, Fusion: cfg(feature = "native"), Autodiff)]
 pub trait CrossEntropyBackend: Backend {
     /// `logsumexp(logits[r]) - logits[r, targets[r]]` for every row `r`: `(rows)`.
+    #[fusion(dtype = logits, shape = targets)]
     fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
-        let [n, _] = dims2::<Self>(&logits);
-        let lse = log_sum_exp::<Self>(logits.clone());
-        let targets = Self::int_reshape(targets, [n, 1].into());
-        let picked = Self::float_gather(1, logits, targets);
-        Self::float_reshape(Self::float_sub(lse, picked), [n].into())
+        composed_forward::<Self>(logits, targets)
     }
 
     /// The gradient of the logits given the gradient of each row's loss `grad` `(rows)`:
     /// `(softmax(logits[r]) - one_hot(targets[r])) * grad[r]`.
+    #[fusion(dtype = logits, shape = logits)]
     fn cross_entropy_backward(
         logits: FloatTensor<Self>,
         targets: IntTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let [n, _] = dims2::<Self>(&logits);
-        let lse = log_sum_exp::<Self>(logits.clone());
-        let softmax = Self::float_exp(Self::float_sub(logits, lse));
-        let grad = Self::float_reshape(grad, [n, 1].into());
-        let scaled = Self::float_mul(softmax, grad.clone());
-        let targets = Self::int_reshape(targets, [n, 1].into());
-        Self::float_scatter(
-            1,
-            scaled,
-            targets,
-            Self::float_neg(grad),
-            IndexingUpdateOp::Add,
-        )
+        composed_backward::<Self>(logits, targets, grad)
     }
+}
+
+/// The forward step from Burn's operations: log-sum-exp, then the target's logit gathered.
+fn composed_forward<B: Backend>(logits: FloatTensor<B>, targets: IntTensor<B>) -> FloatTensor<B> {
+    let [n, _] = dims2::<B>(&logits);
+    let lse = log_sum_exp::<B>(logits.clone());
+    let targets = B::int_reshape(targets, [n, 1].into());
+    let picked = B::float_gather(1, logits, targets);
+    B::float_reshape(B::float_sub(lse, picked), [n].into())
+}
+
+/// The backward step from Burn's operations: the softmax scaled, the target's share scattered.
+fn composed_backward<B: Backend>(
+    logits: FloatTensor<B>,
+    targets: IntTensor<B>,
+    grad: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let [n, _] = dims2::<B>(&logits);
+    let lse = log_sum_exp::<B>(logits.clone());
+    let softmax = B::float_exp(B::float_sub(logits, lse));
+    let grad = B::float_reshape(grad, [n, 1].into());
+    let scaled = B::float_mul(softmax, grad.clone());
+    let targets = B::int_reshape(targets, [n, 1].into());
+    B::float_scatter(
+        1,
+        scaled,
+        targets,
+        B::float_neg(grad),
+        IndexingUpdateOp::Add,
+    )
 }
 
 fn dims2<B: Backend>(t: &FloatTensor<B>) -> [usize; 2] {
@@ -74,7 +93,134 @@ fn log_sum_exp<B: Backend>(logits: FloatTensor<B>) -> FloatTensor<B> {
     B::float_add(B::float_log(sum), max)
 }
 
-impl CrossEntropyBackend for burn::backend::Cube {}
+impl CrossEntropyBackend for burn::backend::wgpu::CubeBackend {
+    fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        if cube::takes(&logits, &targets) {
+            cube::forward(logits, targets)
+        } else {
+            composed_forward::<Self>(logits, targets)
+        }
+    }
+
+    fn cross_entropy_backward(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        if cube::takes(&logits, &targets) && grad.dtype() == DType::F32 {
+            cube::backward(logits, targets, grad)
+        } else {
+            composed_backward::<Self>(logits, targets, grad)
+        }
+    }
+}
+
+/// The kernels on the CubeCL backend: one cube per row.
+mod cube {
+    use super::kernels::{cross_entropy_backward, cross_entropy_forward};
+    use burn::backend::wgpu::CubeTensor;
+    use burn::backend::{DType, Shape, TensorMetadata};
+    use burn_cubecl::kernel::into_contiguous;
+    use burn_cubecl::ops::numeric::empty_device_dtype;
+    use cubecl::ir::{FloatKind, IntKind};
+    use cubecl::prelude::*;
+    use cubecl::{CubeDim, calculate_cube_count_elemwise};
+
+    /// f32 logits and i32 or i64 targets: what the kernels take.
+    pub fn takes(logits: &CubeTensor, targets: &CubeTensor) -> bool {
+        logits.dtype() == DType::F32 && int_type(targets.dtype()).is_some()
+    }
+
+    fn int_type(dtype: DType) -> Option<ElemType> {
+        match dtype {
+            DType::I32 => Some(ElemType::Int(IntKind::I32)),
+            DType::I64 => Some(ElemType::Int(IntKind::I64)),
+            _ => None,
+        }
+    }
+
+    /// Threads of a cube: 256 for a vocabulary, fewer for narrow rows (a multiple of 32).
+    fn threads(width: usize) -> u32 {
+        (width.div_ceil(32) * 32).clamp(32, 256) as u32
+    }
+
+    fn grid(x: &CubeTensor, rows: usize, width: usize) -> (u32, CubeDim, CubeCount) {
+        let threads = threads(width);
+        let cube_dim = CubeDim::new_1d(threads);
+        let cube_count =
+            calculate_cube_count_elemwise(&x.client, rows * threads as usize, cube_dim);
+        (threads, cube_dim, cube_count)
+    }
+
+    fn types(targets: &CubeTensor) -> [ElemType; 2] {
+        [
+            ElemType::Float(FloatKind::F32),
+            int_type(targets.dtype()).unwrap_or(ElemType::Int(IntKind::I64)),
+        ]
+    }
+
+    pub fn forward(logits: CubeTensor, targets: CubeTensor) -> CubeTensor {
+        let [rows, width] = logits.shape().dims::<2>();
+        let logits = into_contiguous(logits);
+        let targets = into_contiguous(targets);
+        let loss = empty_device_dtype(
+            logits.client.clone(),
+            logits.device.clone(),
+            Shape::new([rows]),
+            DType::F32,
+        );
+        if rows == 0 || width == 0 {
+            return loss;
+        }
+        let (threads, cube_dim, cube_count) = grid(&logits, rows, width);
+        let dtypes = types(&targets);
+        cross_entropy_forward::launch(
+            &logits.client.clone(),
+            cube_count,
+            cube_dim,
+            logits.into_tensor_arg(),
+            targets.into_tensor_arg(),
+            loss.clone().into_tensor_arg(),
+            rows as u32,
+            width as u32,
+            threads,
+            dtypes,
+        );
+        loss
+    }
+
+    pub fn backward(logits: CubeTensor, targets: CubeTensor, grad: CubeTensor) -> CubeTensor {
+        let [rows, width] = logits.shape().dims::<2>();
+        let logits = into_contiguous(logits);
+        let targets = into_contiguous(targets);
+        let grad = into_contiguous(grad);
+        let dlogits = empty_device_dtype(
+            logits.client.clone(),
+            logits.device.clone(),
+            logits.shape(),
+            DType::F32,
+        );
+        if rows == 0 || width == 0 {
+            return dlogits;
+        }
+        let (threads, cube_dim, cube_count) = grid(&logits, rows, width);
+        let dtypes = types(&targets);
+        cross_entropy_backward::launch(
+            &logits.client.clone(),
+            cube_count,
+            cube_dim,
+            logits.into_tensor_arg(),
+            targets.into_tensor_arg(),
+            grad.into_tensor_arg(),
+            dlogits.clone().into_tensor_arg(),
+            rows as u32,
+            width as u32,
+            threads,
+            dtypes,
+        );
+        dlogits
+    }
+}
 
 impl CrossEntropyBackend for burn::backend::Flex {
     fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {

@@ -293,7 +293,8 @@ pub fn rms_norm_rows(x: Tensor<2>, gamma: Tensor<1>, eps: f64) -> Tensor<2> {
     Tensor::from_dispatch(out)
 }
 
-fn on_cube(device: &Device) -> bool {
+/// Whether `device` is a CubeCL device (wgpu, WebGPU), where our kernels run.
+pub(crate) fn on_cube(device: &Device) -> bool {
     matches!(
         device.as_dispatch().clone().inner(),
         burn::backend::DispatchDevice::Cube(_)
