@@ -15,6 +15,7 @@
 use burn::prelude::*;
 
 use super::cross_entropy::{cross_entropy, cross_entropy_grad};
+use super::projection::project;
 
 /// Logits computed at once: about 8 M (32 MB) per chunk.
 const LOGITS_PER_CHUNK: usize = 1 << 23;
@@ -60,7 +61,7 @@ fn weighted_nll_sum_in_chunks(
     for start in (0..n).step_by(rows_per_chunk) {
         let end = (start + rows_per_chunk).min(n);
         let x = x_all.clone().slice(s![start..end, ..]);
-        let logits = x.clone().matmul(w_all.clone());
+        let logits = project(x.clone(), w_all.clone());
         let t = Tensor::<1, Int>::from_data(
             TensorData::new(targets[start..end].to_vec(), [end - start]),
             &device,
@@ -75,10 +76,10 @@ fn weighted_nll_sum_in_chunks(
         }
         let d = cross_entropy_grad(logits, t, w);
         if let Some(w_t) = &w_t {
-            hidden_grad.push(d.clone().matmul(w_t.clone()));
+            hidden_grad.push(project(d.clone(), w_t.clone()));
         }
         if head_grad_wanted {
-            let g = x.transpose().matmul(d);
+            let g = project(x.transpose(), d);
             head_grad = Some(match head_grad {
                 Some(acc) => acc + g,
                 None => g,

@@ -12,13 +12,15 @@ use burn::module::Param;
 use burn::nn::{Embedding, Linear, RmsNorm};
 use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, silu};
-use burn::tensor::module::{attention, linear};
+use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
+use super::attention as causal;
 use super::cache::KvCache;
 use super::config::LlamaConfig;
 use super::cross_entropy::cross_entropy;
 use super::head_loss::weighted_nll_sum;
+use super::projection::{apply_linear, project};
 use super::rms_norm::rms_norm;
 use super::rope::{Rope, apply_rotary};
 
@@ -50,19 +52,13 @@ impl Attention {
         let [b, t, _] = x.dims();
         let (nh, nkv, hd) = (self.num_heads, self.num_kv_heads, self.head_dim);
         // (b, t, heads * hd) -> (b, heads, t, hd)
-        let q = self
-            .q_proj
-            .forward(x.clone())
+        let q = apply_linear(&self.q_proj, x.clone())
             .reshape([b, t, nh, hd])
             .swap_dims(1, 2);
-        let k = self
-            .k_proj
-            .forward(x.clone())
+        let k = apply_linear(&self.k_proj, x.clone())
             .reshape([b, t, nkv, hd])
             .swap_dims(1, 2);
-        let v = self
-            .v_proj
-            .forward(x)
+        let v = apply_linear(&self.v_proj, x)
             .reshape([b, t, nkv, hd])
             .swap_dims(1, 2);
         let q = apply_rotary(q, rope.0, rope.1);
@@ -71,17 +67,20 @@ impl Attention {
             Some((cache, layer)) => cache.append(layer, k, v),
             None => (k, v),
         };
-        let k = repeat_kv(k, nh / nkv);
-        let v = repeat_kv(v, nh / nkv);
-        let options = AttentionModuleOptions {
-            // Bottom-right aligned: with a cache, query i sits at position cached + i.
-            is_causal: mask.is_none() && t > 1,
-            ..Default::default()
+        let out = if mask.is_none() && causal::runs_here(&q) {
+            causal::causal_attention(q, k, v)
+        } else {
+            let k = repeat_kv(k, nh / nkv);
+            let v = repeat_kv(v, nh / nkv);
+            let options = AttentionModuleOptions {
+                // Bottom-right aligned: with a cache, query i sits at position cached + i.
+                is_causal: mask.is_none() && t > 1,
+                ..Default::default()
+            };
+            attention(q, k, v, mask, None, options)
         };
-        let out = attention(q, k, v, mask, None, options);
         // (b, heads, t, hd) -> (b, t, heads * hd)
-        self.o_proj
-            .forward(out.swap_dims(1, 2).reshape([b, t, nh * hd]))
+        apply_linear(&self.o_proj, out.swap_dims(1, 2).reshape([b, t, nh * hd]))
     }
 }
 
@@ -106,8 +105,8 @@ pub struct Mlp {
 
 impl Mlp {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate * self.up_proj.forward(x))
+        let gate = silu(apply_linear(&self.gate_proj, x.clone()));
+        apply_linear(&self.down_proj, gate * apply_linear(&self.up_proj, x))
     }
 }
 
@@ -311,8 +310,8 @@ impl Llama {
 
     fn lm_head_forward(&self, hidden: Tensor<3>) -> Tensor<3> {
         match &self.lm_head {
-            Some(head) => head.forward(hidden),
-            None => linear(hidden, self.embed_tokens.weight.val().transpose(), None),
+            Some(head) => apply_linear(head, hidden),
+            None => project(hidden, self.embed_tokens.weight.val().transpose()),
         }
     }
 

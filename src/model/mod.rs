@@ -2,6 +2,7 @@
 
 #[cfg(feature = "native")]
 pub mod adapter;
+pub mod attention;
 pub mod cache;
 pub mod checkpoint;
 pub mod config;
@@ -10,8 +11,10 @@ pub mod generate;
 pub mod head_loss;
 pub mod llama;
 pub mod loaded;
+pub mod projection;
 pub mod rms_norm;
 pub mod rope;
+pub mod rows;
 pub mod tokenizer;
 pub mod weights;
 
