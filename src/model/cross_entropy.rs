@@ -311,7 +311,7 @@ mod flex {
     use burn::backend::flex::FlexTensor;
     use burn::backend::tensor::{FloatTensor, IntTensor};
     use burn::backend::{DType, Flex};
-    use burn::prelude::Shape;
+    use burn::prelude::TensorData;
 
     /// Rows handed to one task: enough work to amortise scheduling, small enough to balance.
     const ROWS_PER_TASK: usize = 8;
@@ -360,8 +360,8 @@ mod flex {
         let targets = targets_i64(&targets);
         assert_eq!(targets.len(), n, "one target per row");
         let data = &logits.storage::<f32>()[..n * v];
-        let mut out = FlexTensor::empty(Shape::new([n]), DType::F32);
-        for_each_chunk(out.storage_mut::<f32>(), ROWS_PER_TASK, |chunk, out| {
+        let mut out = vec![0f32; n];
+        for_each_chunk(&mut out, ROWS_PER_TASK, |chunk, out| {
             for (i, slot) in out.iter_mut().enumerate() {
                 let r = chunk * ROWS_PER_TASK + i;
                 let row = &data[r * v..(r + 1) * v];
@@ -369,7 +369,7 @@ mod flex {
                 *slot = crate::model::rows::log_sum_exp(row) - row[target];
             }
         });
-        out
+        FlexTensor::from_data(TensorData::new(out, [n]))
     }
 
     pub fn backward(
@@ -384,8 +384,8 @@ mod flex {
         let grad = f32_values(&grad);
         assert_eq!(grad.len(), n, "one gradient per row");
         let data = &logits.storage::<f32>()[..n * v];
-        let mut out = FlexTensor::empty(shape, DType::F32);
-        for_each_chunk(out.storage_mut::<f32>(), ROWS_PER_TASK * v, |chunk, out| {
+        let mut out = vec![0f32; n * v];
+        for_each_chunk(&mut out, ROWS_PER_TASK * v, |chunk, out| {
             for (i, out) in out.chunks_mut(v).enumerate() {
                 let r = chunk * ROWS_PER_TASK + i;
                 let row = &data[r * v..(r + 1) * v];
@@ -393,7 +393,8 @@ mod flex {
                 out[target_index(targets[r], v)] -= grad[r];
             }
         });
-        out
+        // Built from a vector of its own: `FlexTensor::empty` zeroes bytes, then copies them.
+        FlexTensor::from_data(TensorData::new(out, [n, v]))
     }
 
     /// `f(index, chunk)` for each `size`-long chunk of `out`, on every core where there are threads.

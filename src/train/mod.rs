@@ -1,5 +1,6 @@
 //! Training: continued pretraining and instruction tuning, resumable, with live progress.
 
+pub mod adamw;
 pub mod config;
 pub mod live;
 pub mod lora;

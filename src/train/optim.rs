@@ -10,6 +10,7 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::adamw::{AdamWScalars, adamw_update};
 use super::params::NamedParam;
 
 /// AdamW hyper-parameters (the learning rate comes from the schedule at each step).
@@ -134,32 +135,18 @@ impl Optimizer {
                     } else {
                         0.0
                     };
-                let param = if decay != 0.0 {
-                    param.mul_scalar(1.0 - lr * decay)
-                } else {
-                    param
-                };
-                let moments = match self.moments.remove(&p.name) {
-                    Some(Moments { m, v }) => Moments {
-                        m: m.mul_scalar(c.beta1) + grad.clone().mul_scalar(1.0 - c.beta1),
-                        v: v.mul_scalar(c.beta2) + grad.square().mul_scalar(1.0 - c.beta2),
-                    },
-                    None => Moments {
-                        m: grad.clone().mul_scalar(1.0 - c.beta1),
-                        v: grad.square().mul_scalar(1.0 - c.beta2),
-                    },
-                };
                 let t = self.steps as i32;
-                let bias1 = 1.0 - c.beta1.powi(t);
-                let bias2_sqrt = (1.0 - c.beta2.powi(t)).sqrt();
-                let denom = moments
-                    .v
-                    .clone()
-                    .sqrt()
-                    .div_scalar(bias2_sqrt)
-                    .add_scalar(c.eps);
-                let updated = param - moments.m.clone().div(denom).mul_scalar(lr / bias1);
-                self.moments.insert(p.name.clone(), moments);
+                let scalars = AdamWScalars {
+                    keep: 1.0 - lr * decay,
+                    beta1: c.beta1,
+                    beta2: c.beta2,
+                    bias2_sqrt: (1.0 - c.beta2.powi(t)).sqrt(),
+                    eps: c.eps,
+                    step: lr / (1.0 - c.beta1.powi(t)),
+                };
+                let moments = self.moments.remove(&p.name).map(|m| (m.m, m.v));
+                let (updated, m, v) = adamw_update(param, grad, moments, scalars);
+                self.moments.insert(p.name.clone(), Moments { m, v });
                 updated
             }
         }
