@@ -361,7 +361,13 @@ mod flex {
         }
     }
 
-    /// `f(batch, kv_head, scratch)` for every (batch, key/value head), on all cores.
+    /// Multiply-adds below which a call runs on one core: handing a decoding step's few
+    /// heads to other threads costs more than it saves.
+    #[cfg(feature = "native")]
+    const PARALLEL_ABOVE: usize = 1 << 18;
+
+    /// `f(batch, kv_head, scratch)` for every (batch, key/value head), on all cores when the
+    /// call is large enough.
     fn for_each_group(
         d: &Dims,
         scratch_len: usize,
@@ -371,17 +377,18 @@ mod flex {
         let kv_heads = d.kv_heads;
         #[cfg(feature = "native")]
         {
-            use rayon::prelude::*;
-            (0..units).into_par_iter().for_each_init(
-                || vec![0f32; scratch_len],
-                |scratch, u| f(u / kv_heads, u % kv_heads, scratch),
-            );
+            let work = d.batch * d.heads * d.q_len * d.kv_len * (d.dim + d.v_dim);
+            if work > PARALLEL_ABOVE && units > 1 {
+                use rayon::prelude::*;
+                (0..units).into_par_iter().for_each_init(
+                    || vec![0f32; scratch_len],
+                    |scratch, u| f(u / kv_heads, u % kv_heads, scratch),
+                );
+                return;
+            }
         }
-        #[cfg(not(feature = "native"))]
-        {
-            let mut scratch = vec![0f32; scratch_len];
-            (0..units).for_each(|u| f(u / kv_heads, u % kv_heads, &mut scratch));
-        }
+        let mut scratch = vec![0f32; scratch_len];
+        (0..units).for_each(|u| f(u / kv_heads, u % kv_heads, &mut scratch));
     }
 
     /// `scores = scale * q_h · k_gᵀ`, `(q_len, kv_len)`, into `scores`.
