@@ -593,30 +593,13 @@ mod flex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::test_values::{self, assert_close as close, values};
     use burn::tensor::module::attention;
     use burn::tensor::ops::AttentionModuleOptions;
 
-    fn values(t: Tensor<4>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().unwrap()
-    }
-
     fn pattern(dims: [usize; 4], seed: usize, device: &Device) -> Tensor<4> {
-        let n = dims.iter().product();
-        let v: Vec<f32> = (0..n)
-            .map(|i| (((i * 7_919 + seed * 104_729) % 1_009) as f32 / 1_009.0 - 0.5) * 3.0)
-            .collect();
-        Tensor::from_data(TensorData::new(v, dims), device)
-    }
-
-    fn close(a: &[f32], b: &[f32], what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}: lengths");
-        let worst = a
-            .iter()
-            .zip(b)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
-        assert!(worst < 1e-4, "{what} differs by {worst}");
-        assert!(a.iter().any(|&v| v != 0.0), "{what} is all zero");
+        let values = test_values::pattern(dims.iter().product(), seed, 3.0);
+        Tensor::from_data(TensorData::new(values, dims), device)
     }
 
     /// Burn's attention with the key/value heads repeated for their groups: the reference.

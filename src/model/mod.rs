@@ -15,6 +15,8 @@ pub mod projection;
 pub mod rms_norm;
 pub mod rope;
 pub mod rows;
+#[cfg(test)]
+pub(crate) mod test_values;
 pub mod tokenizer;
 pub mod weights;
 

@@ -210,26 +210,10 @@ mod flex {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().unwrap()
-    }
+    use crate::model::test_values::{self, assert_close as close, values};
 
     fn pattern(n: usize, seed: usize) -> Vec<f32> {
-        (0..n)
-            .map(|i| (((i * 7_919 + seed * 104_729) % 1_009) as f32 / 1_009.0 - 0.5) * 2.0)
-            .collect()
-    }
-
-    fn close(a: &[f32], b: &[f32], what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}: lengths");
-        let worst = a
-            .iter()
-            .zip(b)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
-        assert!(worst < 1e-4, "{what} differs by {worst}");
-        assert!(a.iter().any(|&v| v != 0.0), "{what} is all zero");
+        test_values::pattern(n, seed, 2.0)
     }
 
     /// Values and both gradients equal Burn's `linear` on the CPU, for plain, batched and

@@ -227,16 +227,7 @@ mod flex {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(t: Tensor<1>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().unwrap()
-    }
-
-    fn pattern(n: usize, seed: usize, scale: f32) -> Vec<f32> {
-        (0..n)
-            .map(|i| (((i * 7_919 + seed * 104_729) % 1_009) as f32 / 1_009.0 - 0.5) * scale)
-            .collect()
-    }
+    use crate::model::test_values::{pattern, values};
 
     /// Three steps of the CPU's pass equal three steps of the tensor form, with and without
     /// decay, over a size that is not a whole number of chunks.
