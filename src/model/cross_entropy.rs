@@ -118,13 +118,13 @@ impl CrossEntropyBackend for burn::backend::wgpu::CubeBackend {
 /// The kernels on the CubeCL backend: one cube per row.
 mod cube {
     use super::kernels::{cross_entropy_backward, cross_entropy_forward};
+    use crate::model::row_grid::row_grid;
     use burn::backend::wgpu::CubeTensor;
     use burn::backend::{DType, Shape, TensorMetadata};
     use burn_cubecl::kernel::into_contiguous;
     use burn_cubecl::ops::numeric::empty_device_dtype;
     use cubecl::ir::{FloatKind, IntKind};
     use cubecl::prelude::*;
-    use cubecl::{CubeDim, calculate_cube_count_elemwise};
 
     /// f32 logits and i32 or i64 targets: what the kernels take.
     pub fn takes(logits: &CubeTensor, targets: &CubeTensor) -> bool {
@@ -137,19 +137,6 @@ mod cube {
             DType::I64 => Some(ElemType::Int(IntKind::I64)),
             _ => None,
         }
-    }
-
-    /// Threads of a cube: 256 for a vocabulary, fewer for narrow rows (a multiple of 32).
-    fn threads(width: usize) -> u32 {
-        (width.div_ceil(32) * 32).clamp(32, 256) as u32
-    }
-
-    fn grid(x: &CubeTensor, rows: usize, width: usize) -> (u32, CubeDim, CubeCount) {
-        let threads = threads(width);
-        let cube_dim = CubeDim::new_1d(threads);
-        let cube_count =
-            calculate_cube_count_elemwise(&x.client, rows * threads as usize, cube_dim);
-        (threads, cube_dim, cube_count)
     }
 
     fn types(targets: &CubeTensor) -> [ElemType; 2] {
@@ -172,7 +159,7 @@ mod cube {
         if rows == 0 || width == 0 {
             return loss;
         }
-        let (threads, cube_dim, cube_count) = grid(&logits, rows, width);
+        let (threads, cube_dim, cube_count) = row_grid(&logits, rows, width);
         let dtypes = types(&targets);
         cross_entropy_forward::launch(
             &logits.client.clone(),
@@ -203,7 +190,7 @@ mod cube {
         if rows == 0 || width == 0 {
             return dlogits;
         }
-        let (threads, cube_dim, cube_count) = grid(&logits, rows, width);
+        let (threads, cube_dim, cube_count) = row_grid(&logits, rows, width);
         let dtypes = types(&targets);
         cross_entropy_backward::launch(
             &logits.client.clone(),

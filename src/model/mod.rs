@@ -14,6 +14,7 @@ pub mod loaded;
 pub mod projection;
 pub mod rms_norm;
 pub mod rope;
+pub(crate) mod row_grid;
 pub mod rows;
 #[cfg(test)]
 pub(crate) mod test_values;

@@ -99,6 +99,7 @@ mod composed {
 /// The kernels on the CubeCL backend.
 mod cube {
     use super::kernels::{rms_norm_backward, rms_norm_forward};
+    use crate::model::row_grid::row_grid;
     use burn::backend::ops::FloatTensorOps;
     use burn::backend::wgpu::{CubeBackend, CubeTensor};
     use burn::backend::{DType, TensorMetadata};
@@ -106,22 +107,6 @@ mod cube {
     use burn_cubecl::ops::numeric::empty_device_dtype;
     use cubecl::ir::FloatKind;
     use cubecl::prelude::*;
-    use cubecl::{CubeDim, calculate_cube_count_elemwise};
-
-    /// Threads of a cube: at most 256, fewer for narrow rows (a multiple of 32).
-    fn threads(width: usize) -> u32 {
-        (width.div_ceil(32) * 32).clamp(32, 256) as u32
-    }
-
-    /// One cube per row: its threads, its shape, and the cubes (spread over the grid's
-    /// dimensions when there are more rows than one dimension takes).
-    fn grid(x: &CubeTensor, rows: usize, width: usize) -> (u32, CubeDim, CubeCount) {
-        let threads = threads(width);
-        let cube_dim = CubeDim::new_1d(threads);
-        let cube_count =
-            calculate_cube_count_elemwise(&x.client, rows * threads as usize, cube_dim);
-        (threads, cube_dim, cube_count)
-    }
 
     fn eps_scalar(eps: f64) -> InputScalar {
         InputScalar::new(eps, ElemType::Float(FloatKind::F32))
@@ -139,7 +124,7 @@ mod cube {
         if rows == 0 || width == 0 {
             return out;
         }
-        let (threads, cube_dim, cube_count) = grid(&x, rows, width);
+        let (threads, cube_dim, cube_count) = row_grid(&x, rows, width);
         rms_norm_forward::launch(
             &x.client.clone(),
             cube_count,
@@ -170,7 +155,7 @@ mod cube {
             || empty_device_dtype(x.client.clone(), x.device.clone(), x.shape(), DType::F32);
         let (dx, dgamma_rows) = (empty(), empty());
         if rows > 0 && width > 0 {
-            let (threads, cube_dim, cube_count) = grid(&x, rows, width);
+            let (threads, cube_dim, cube_count) = row_grid(&x, rows, width);
             rms_norm_backward::launch(
                 &x.client.clone(),
                 cube_count,
