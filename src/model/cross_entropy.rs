@@ -300,6 +300,8 @@ mod flex {
     use burn::backend::{DType, Flex};
     use burn::prelude::TensorData;
 
+    use crate::model::rows::for_each_chunk;
+
     /// Rows handed to one task: enough work to amortise scheduling, small enough to balance.
     const ROWS_PER_TASK: usize = 8;
 
@@ -382,19 +384,6 @@ mod flex {
         });
         // Built from a vector of its own: `FlexTensor::empty` zeroes bytes, then copies them.
         FlexTensor::from_data(TensorData::new(out, [n, v]))
-    }
-
-    /// `f(index, chunk)` for each `size`-long chunk of `out`, on every core where there are threads.
-    fn for_each_chunk(out: &mut [f32], size: usize, f: impl Fn(usize, &mut [f32]) + Send + Sync) {
-        #[cfg(feature = "native")]
-        {
-            use rayon::prelude::*;
-            out.par_chunks_mut(size)
-                .enumerate()
-                .for_each(|(i, c)| f(i, c));
-        }
-        #[cfg(not(feature = "native"))]
-        out.chunks_mut(size).enumerate().for_each(|(i, c)| f(i, c));
     }
 
     fn target_index(target: i64, vocab: usize) -> usize {

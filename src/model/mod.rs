@@ -16,6 +16,7 @@ pub mod rms_norm;
 pub mod rope;
 pub(crate) mod row_grid;
 pub mod rows;
+pub(crate) mod strided_gemm;
 #[cfg(test)]
 pub(crate) mod test_values;
 pub mod tokenizer;

@@ -114,10 +114,7 @@ mod flex {
     use burn::backend::{DType, Flex};
     use burn::prelude::TensorData;
 
-    /// Multiply-adds above which `gemm` splits the product over the cores (as Burn's CPU
-    /// backend does).
-    #[cfg(feature = "native")]
-    const PARALLEL_ABOVE: usize = 192 * 192 * 192;
+    use crate::model::strided_gemm::{product, view};
 
     pub fn project(x: FloatTensor<Flex>, w: FloatTensor<Flex>) -> FloatTensor<Flex> {
         if x.dtype() != DType::F32 || w.dtype() != DType::F32 {
@@ -141,51 +138,14 @@ mod flex {
         let rows = shape.num_elements() / k.max(1);
         let mut out_shape = shape.clone();
         out_shape[rank - 1] = n;
-        let values = if rows * n == 0 || k == 0 {
-            vec![0f32; rows * n]
-        } else {
-            multiply(&x, &w, rows, k, n)
-        };
+        let values = multiply(&x, &w, rows, k, n);
         FlexTensor::from_data(TensorData::new(values, out_shape))
     }
 
     /// `(rows, k) · (k, n)` from the operands' own strides, into a new buffer.
     fn multiply(x: &FlexTensor, w: &FlexTensor, rows: usize, k: usize, n: usize) -> Vec<f32> {
-        let xs = x.layout().strides();
-        let ws = w.layout().strides();
-        let (x_rs, x_cs) = (xs[xs.len() - 2], xs[xs.len() - 1]);
-        let (w_rs, w_cs) = (ws[0], ws[1]);
-        let x_ptr = x.storage::<f32>()[x.layout().start_offset()..].as_ptr();
-        let w_ptr = w.storage::<f32>()[w.layout().start_offset()..].as_ptr();
-        let mut out: Vec<f32> = Vec::with_capacity(rows * n);
-        // SAFETY: the operand pointers and strides describe the tensors' own layouts, which
-        // Burn keeps within their buffers; `out` has room for `rows * n` values, which gemm
-        // writes without reading (`read_dst` false) before the length is set.
-        unsafe {
-            gemm::gemm(
-                rows,
-                n,
-                k,
-                out.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                x_ptr,
-                x_cs,
-                x_rs,
-                w_ptr,
-                w_cs,
-                w_rs,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism(rows * n * k),
-            );
-            out.set_len(rows * n);
-        }
-        out
+        let (mut x_copy, mut w_copy) = (None, None);
+        product(view(x, &mut x_copy, rows, k), view(w, &mut w_copy, k, n))
     }
 
     /// Whether the dimensions before the last two merge into one row stride.
@@ -195,15 +155,6 @@ mod flex {
         let rank = shape.num_dims();
         (0..rank.saturating_sub(2))
             .all(|i| shape[i] == 1 || strides[i] == strides[i + 1] * shape[i + 1] as isize)
-    }
-
-    fn parallelism(multiply_adds: usize) -> gemm::Parallelism {
-        #[cfg(feature = "native")]
-        if multiply_adds >= PARALLEL_ABOVE {
-            return gemm::Parallelism::Rayon(0);
-        }
-        let _ = multiply_adds;
-        gemm::Parallelism::None
     }
 }
 

@@ -57,6 +57,35 @@ pub fn exp_shifted_in_place(row: &mut [f32], shift: f32) {
     }
 }
 
+/// `row = exp(row - max(row))`, returning `(max(row), sum of the new row)`: with the row then
+/// divided by that sum, its softmax, from one exponential per value.
+#[multiversion(targets("x86_64+avx512f+avx512bw", "x86_64+avx2+fma", "aarch64+neon"))]
+pub fn exp_shifted_by_max_in_place(row: &mut [f32]) -> (f32, f32) {
+    let max = max(row);
+    let (chunks, tail) = row.as_chunks_mut::<LANES>();
+    let mut acc = [0f32; LANES];
+    for chunk in chunks {
+        for (a, x) in acc.iter_mut().zip(chunk) {
+            *x = exp(*x - max);
+            *a += *x;
+        }
+    }
+    let mut sum = acc.iter().sum::<f32>();
+    for x in tail {
+        *x = exp(*x - max);
+        sum += *x;
+    }
+    (max, sum)
+}
+
+/// `row *= factor`.
+#[multiversion(targets("x86_64+avx512f+avx512bw", "x86_64+avx2+fma", "aarch64+neon"))]
+pub fn scale_in_place(row: &mut [f32], factor: f32) {
+    for x in row.iter_mut() {
+        *x *= factor;
+    }
+}
+
 /// The gradient of a softmax's input, in place: `grad[j] = p[j] * (grad[j] - dot)`, where `p`
 /// is the softmax, `grad` arrives as the gradient of `p`, and `dot = sum(p * grad)`.
 #[multiversion(targets("x86_64+avx512f+avx512bw", "x86_64+avx2+fma", "aarch64+neon"))]
@@ -64,6 +93,47 @@ pub fn softmax_backward_in_place(p: &[f32], grad: &mut [f32], dot: f32) {
     for (g, &p) in grad.iter_mut().zip(p) {
         *g = p * (*g - dot);
     }
+}
+
+/// `f(index, chunk)` for each `size`-long chunk of `out`, on every core where there are threads.
+pub fn for_each_chunk<T: Send>(
+    out: &mut [T],
+    size: usize,
+    f: impl Fn(usize, &mut [T]) + Send + Sync,
+) {
+    #[cfg(feature = "native")]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(size)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+    }
+    #[cfg(not(feature = "native"))]
+    out.chunks_mut(size).enumerate().for_each(|(i, c)| f(i, c));
+}
+
+/// `f(index, a_chunk, b_chunk)` for the `index`-th `a_size`-long chunk of `a` beside the
+/// `index`-th `b_size`-long chunk of `b`, on every core where there are threads.
+pub fn for_each_chunk_pair<T: Send, U: Send>(
+    a: &mut [T],
+    a_size: usize,
+    b: &mut [U],
+    b_size: usize,
+    f: impl Fn(usize, &mut [T], &mut [U]) + Send + Sync,
+) {
+    #[cfg(feature = "native")]
+    {
+        use rayon::prelude::*;
+        a.par_chunks_mut(a_size)
+            .zip(b.par_chunks_mut(b_size))
+            .enumerate()
+            .for_each(|(i, (a, b))| f(i, a, b));
+    }
+    #[cfg(not(feature = "native"))]
+    a.chunks_mut(a_size)
+        .zip(b.chunks_mut(b_size))
+        .enumerate()
+        .for_each(|(i, (a, b))| f(i, a, b));
 }
 
 #[inline(always)]
