@@ -7,23 +7,13 @@ use burn::module::Param;
 use burn::nn::RmsNorm;
 use burn::prelude::*;
 
-use beyond::device::{DeviceChoice, select};
+use beyond::device::DeviceChoice;
 use beyond::model::cross_entropy::cross_entropy;
 use beyond::model::rms_norm::rms_norm_rows;
 use beyond::model::rope::{apply_rotary_composed, rotary};
 
 fn gpu() -> Option<Device> {
-    match select(DeviceChoice::Wgpu) {
-        Ok((device, info)) => {
-            eprintln!("wgpu device: {}", info.summary());
-            Some(device)
-        }
-        Err(e) if std::env::var_os("BEYOND_REQUIRE_GPU").is_none() => {
-            eprintln!("GPU kernels not tested: {e}");
-            None
-        }
-        Err(e) => panic!("BEYOND_REQUIRE_GPU is set but no trustworthy adapter was found: {e}"),
-    }
+    crate::common::gpu(DeviceChoice::Wgpu).map(|(device, _)| device)
 }
 
 /// Values spread over both signs, different for each `seed`.

@@ -7,25 +7,18 @@
 
 use crate::common;
 
-use beyond::device::{DeviceChoice, select};
+use beyond::device::DeviceChoice;
 use common::reference::{check_batch_loss, check_greedy, check_kv_cache, check_logits, load};
 
 #[test]
 fn wgpu_matches_transformers() {
-    let required = std::env::var_os("BEYOND_REQUIRE_GPU").is_some();
     let api: DeviceChoice = match std::env::var("BEYOND_WGPU_API") {
         Ok(name) => name.parse().expect("BEYOND_WGPU_API"),
         Err(_) => DeviceChoice::Wgpu,
     };
-    let (device, info) = match select(api) {
-        Ok(found) => found,
-        Err(e) if !required => {
-            eprintln!("wgpu not tested: {e}");
-            return;
-        }
-        Err(e) => panic!("BEYOND_REQUIRE_GPU is set but no trustworthy adapter was found: {e}"),
+    let Some((device, info)) = common::gpu(api) else {
+        return;
     };
-    eprintln!("wgpu device: {}", info.summary());
     assert_eq!(info.kind, "gpu");
     // Each step's time is printed: with an empty shader cache, lavapipe compiling kernels is most
     // of this test's time, and these lines show where it goes.

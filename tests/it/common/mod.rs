@@ -7,6 +7,25 @@ use beyond::model::weights::{Buffer, WeightSet};
 
 pub mod reference;
 
+/// The wgpu device of `choice` (a graphics API or wgpu's own pick), with its description. Without
+/// a trustworthy adapter, `None` after saying why, unless `BEYOND_REQUIRE_GPU` is set (as in CI,
+/// on lavapipe): then a failure.
+pub fn gpu(
+    choice: beyond::device::DeviceChoice,
+) -> Option<(burn::prelude::Device, beyond::device::DeviceInfo)> {
+    match beyond::device::select(choice) {
+        Ok((device, info)) => {
+            eprintln!("wgpu device: {}", info.summary());
+            Some((device, info))
+        }
+        Err(e) if std::env::var_os("BEYOND_REQUIRE_GPU").is_none() => {
+            eprintln!("wgpu not tested: {e}");
+            None
+        }
+        Err(e) => panic!("BEYOND_REQUIRE_GPU is set but no trustworthy adapter was found: {e}"),
+    }
+}
+
 /// A path inside the repository.
 pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
