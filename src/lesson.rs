@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::jobs::{Event, JobContext, yield_now};
-use crate::model::{Llama, LlamaConfig, TextTokenizer};
+use crate::model::checkpoint::{TOKENIZER_FILE, checkpoint_files_async};
+use crate::model::{Llama, LlamaConfig, SaveOptions, TextTokenizer};
 use crate::train::live::{LiveTrainer, windows};
 use crate::train::{AdamWConfig, OptimizerConfig};
 use crate::world::{self, WorldSpec};
@@ -76,13 +77,33 @@ pub struct LessonReport {
     pub tokens_per_second: f64,
 }
 
+/// The lesson's outcome: how it went, and the model it trained with the world's tokenizer.
+#[derive(Clone)]
+pub struct Lesson {
+    pub report: LessonReport,
+    /// The model after the last step, on the device it trained on.
+    pub model: Llama,
+    /// The world tokenizer's `tokenizer.json`.
+    pub tokenizer_json: Vec<u8>,
+}
+
+impl Lesson {
+    /// The trained model as the files of an HF checkpoint folder (config, weights, generation
+    /// config, tokenizer), read back from the device without blocking.
+    pub async fn checkpoint_files(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut files = checkpoint_files_async(&self.model, None, &SaveOptions::default()).await?;
+        files.push((TOKENIZER_FILE.to_string(), self.tokenizer_json.clone()));
+        Ok(files)
+    }
+}
+
 /// Runs the lesson on `device` (`device_name` says which, for the report).
 pub async fn run(
     spec: LessonSpec,
     device: Device,
     device_name: String,
     ctx: &JobContext,
-) -> Result<LessonReport> {
+) -> Result<Lesson> {
     let started = web_time::Instant::now();
     ctx.progress("generating the world", 0, None, "stages");
     yield_now().await;
@@ -105,8 +126,9 @@ pub async fn run(
             .get(name)
             .ok_or_else(|| Error::Internal(format!("the world has no {name}")))
     };
+    let tokenizer_json = file("tokenizer/tokenizer.json")?.clone();
     let tokenizer = TextTokenizer::from_bytes(
-        file("tokenizer/tokenizer.json")?,
+        &tokenizer_json,
         std::path::Path::new("tokenizer/tokenizer.json"),
         None,
         None,
@@ -169,7 +191,7 @@ pub async fn run(
     }
     let trained = training.elapsed().as_secs_f64();
     let tokens_trained = spec.steps as f64 * (spec.batch * spec.seq_len) as f64;
-    Ok(LessonReport {
+    let report = LessonReport {
         device: device_name,
         vocab_size: tokenizer.vocab_size(),
         parameters,
@@ -179,6 +201,11 @@ pub async fn run(
         seconds: started.elapsed().as_secs_f64(),
         tokens_per_second: tokens_trained / trained.max(1e-9),
         spec,
+    };
+    Ok(Lesson {
+        report,
+        model: trainer.model(),
+        tokenizer_json,
     })
 }
 
@@ -193,7 +220,8 @@ mod tests {
             run(LessonSpec::micro(0), Device::flex(), "cpu".into(), &ctx).await
         });
         let events: Vec<Event> = job.events.iter().collect();
-        let report = job.wait().unwrap();
+        let lesson = job.wait().unwrap();
+        let report = &lesson.report;
         assert_eq!(report.losses.len(), 40);
         let losses: Vec<f64> = events
             .iter()
@@ -211,5 +239,44 @@ mod tests {
             "{first}"
         );
         assert!(last < first - 1.0, "loss {first} -> {last}");
+
+        // The trained model, saved as an HF folder, loads back as the same model.
+        let files = futures_lite::future::block_on(lesson.checkpoint_files()).unwrap();
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "config.json",
+                "generation_config.json",
+                "model.safetensors",
+                "tokenizer.json"
+            ]
+        );
+        let file = |name: &str| {
+            files
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, b)| b.clone())
+        };
+        let checkpoint = crate::model::Checkpoint::from_bytes(
+            std::path::Path::new("lesson"),
+            &file("config.json").unwrap(),
+            vec![(
+                std::path::PathBuf::from("lesson/model.safetensors"),
+                file("model.safetensors").unwrap(),
+            )],
+        )
+        .unwrap();
+        let (loaded, _) = checkpoint.load(&Device::flex()).unwrap();
+        let ids = Tensor::<2, Int>::from_data(
+            TensorData::new(vec![1i64, 5, 9, 2], [1, 4]),
+            &Device::flex(),
+        );
+        let want = lesson
+            .model
+            .forward(ids.clone(), Default::default())
+            .into_data();
+        let got = loaded.forward(ids, Default::default()).into_data();
+        want.assert_approx_eq::<f32>(&got, burn::tensor::Tolerance::absolute(1e-5));
     }
 }

@@ -7,6 +7,7 @@
 
 #[cfg(feature = "app")]
 pub mod app;
+pub mod archive;
 #[cfg(feature = "native")]
 pub mod bench;
 pub mod data;

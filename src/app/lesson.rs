@@ -8,7 +8,10 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 use super::running::Task;
 use super::style;
 use crate::device::{self, DeviceChoice};
-use crate::lesson::{self, LessonReport, LessonSpec};
+use crate::lesson::{self, Lesson, LessonReport, LessonSpec};
+
+/// The trained model's folder (in the browser, the zip's name and its one folder).
+pub const MODEL_FOLDER: &str = "lesson-model";
 
 pub struct LessonPanel {
     /// The device the lesson trains on.
@@ -16,9 +19,18 @@ pub struct LessonPanel {
     seed: u64,
     /// Optimisation steps.
     pub steps: u64,
-    task: Task<LessonReport>,
+    task: Task<Lesson>,
     /// Set once per finished lesson, for a face that reports it elsewhere (the web page).
     pub finished: Option<Result<LessonReport, String>>,
+    /// Saving the trained model: a folder on the desktop, a download in the browser.
+    save: Task<String>,
+    /// Where the desktop saves it.
+    #[cfg(feature = "native")]
+    save_dir: String,
+    /// Set once per finished save, for a face that reports it elsewhere (the web page).
+    pub saved: Option<Result<String, String>>,
+    /// Save the model as soon as the lesson has trained it (the web page's address asks).
+    pub save_when_trained: bool,
 }
 
 impl Default for LessonPanel {
@@ -29,6 +41,11 @@ impl Default for LessonPanel {
             steps: LessonSpec::micro(0).steps,
             task: Task::default(),
             finished: None,
+            save: Task::default(),
+            #[cfg(feature = "native")]
+            save_dir: MODEL_FOLDER.to_string(),
+            saved: None,
+            save_when_trained: false,
         }
     }
 }
@@ -46,9 +63,52 @@ impl LessonPanel {
         });
     }
 
+    /// Saves the trained model (when there is one): as an HF checkpoint folder on the desktop,
+    /// as that folder zipped into a download in the browser.
+    pub fn start_save(&mut self, ctx: &egui::Context) {
+        let Some(lesson) = self.task.output().cloned() else {
+            return;
+        };
+        #[cfg(feature = "native")]
+        {
+            let dir = std::path::PathBuf::from(self.save_dir.trim());
+            self.save.start_async("save", ctx, move |job| async move {
+                job.message("reading the model back");
+                let files = lesson.checkpoint_files().await?;
+                crate::model::checkpoint::write_folder(&dir, &files)?;
+                Ok(format!("saved {} files in {}", files.len(), dir.display()))
+            });
+        }
+        #[cfg(target_family = "wasm")]
+        self.save
+            .start_async("download", ctx, move |job| async move {
+                job.message("reading the model back");
+                let files = lesson.checkpoint_files().await?;
+                let zip = crate::archive::zip_folder(MODEL_FOLDER, &files)?;
+                let name = format!("{MODEL_FOLDER}.zip");
+                super::web::download(&name, &zip, "application/zip")
+                    .map_err(|e| crate::Error::InvalidInput(format!("the download: {e}")))?;
+                Ok(format!(
+                    "downloaded {name}: {} files, {} bytes",
+                    files.len(),
+                    zip.len()
+                ))
+            });
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         if self.task.poll() {
-            self.finished = self.task.result().cloned();
+            self.finished = self.task.result().map(|r| match r {
+                Ok(lesson) => Ok(lesson.report.clone()),
+                Err(e) => Err(e.clone()),
+            });
+            if self.save_when_trained && self.task.output().is_some() {
+                self.save_when_trained = false;
+                self.start_save(ui.ctx());
+            }
+        }
+        if self.save.poll() {
+            self.saved = self.save.result().cloned();
         }
         ui.heading("Lesson: a micro model, trained here");
         ui.label(
@@ -81,10 +141,13 @@ impl LessonPanel {
         self.task.error_ui(ui);
         let (losses, norms) = match (self.task.running(), self.task.output()) {
             (Some(r), _) => (series(&r.metrics, "loss"), series(&r.metrics, "grad_norm")),
-            (None, Some(report)) => (indexed(&report.losses), indexed(&report.grad_norms)),
+            (None, Some(lesson)) => (
+                indexed(&lesson.report.losses),
+                indexed(&lesson.report.grad_norms),
+            ),
             _ => (Vec::new(), Vec::new()),
         };
-        if let Some(report) = self.task.output() {
+        if let Some(report) = self.task.output().map(|l| &l.report) {
             let first = report.losses.first().copied().unwrap_or(f64::NAN);
             let last = report.losses.last().copied().unwrap_or(f64::NAN);
             ui.label(format!(
@@ -98,6 +161,7 @@ impl LessonPanel {
                 report.corpus_tokens,
                 report.seconds,
             ));
+            self.save_ui(ui);
         }
         if !losses.is_empty() {
             Plot::new("lesson curves")
@@ -109,6 +173,43 @@ impl LessonPanel {
                     plot.line(Line::new("gradient norm", PlotPoints::from(norms)));
                 });
         }
+    }
+}
+
+impl LessonPanel {
+    /// The button that saves (or downloads) the trained model, and how the last save went.
+    fn save_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let idle = !self.save.is_running() && !self.task.is_running();
+            #[cfg(feature = "native")]
+            let (label, ready) = {
+                ui.label("save the model in");
+                super::files::path_field(
+                    ui,
+                    "model folder",
+                    &mut self.save_dir,
+                    super::files::PathKind::Folder,
+                    260.0,
+                );
+                ("Save the model", !self.save_dir.trim().is_empty())
+            };
+            #[cfg(not(feature = "native"))]
+            let (label, ready) = ("Download the model (.zip)", true);
+            if ui
+                .add_enabled(idle && ready, egui::Button::new(label))
+                .on_hover_text(
+                    "the trained model with the world's tokenizer, as an HF checkpoint folder",
+                )
+                .clicked()
+            {
+                self.start_save(ui.ctx());
+            }
+            self.save.status_ui(ui, false);
+            if let Some(done) = self.save.output() {
+                ui.label(done);
+            }
+        });
+        self.save.error_ui(ui);
     }
 }
 
@@ -152,5 +253,15 @@ mod tests {
         let mut h = harness(|ui, panel: &mut LessonPanel| panel.ui(ui), panel);
         click(&mut h, "Train");
         wait_for(&mut h, "12 steps on cpu", 120);
+
+        // The trained model saved as an HF folder, from the panel.
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("trained");
+        h.state_mut().save_dir = folder.display().to_string();
+        click(&mut h, "Save the model");
+        wait_for(&mut h, "saved 4 files", 60);
+        let checkpoint = crate::model::Checkpoint::open(&folder).unwrap();
+        assert_eq!(checkpoint.config.hidden_size, 32);
+        assert!(folder.join("tokenizer.json").is_file());
     }
 }

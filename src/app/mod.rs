@@ -290,12 +290,18 @@ impl App {
 
 #[cfg(target_family = "wasm")]
 impl App {
-    /// Tells the page how a finished lesson went.
+    /// Tells the page how a finished lesson, and a save of its model, went.
     fn web_frame(&mut self) {
         if let Some(finished) = self.lesson.finished.take() {
             match finished {
                 Ok(report) => web::publish_json("lesson", &report),
                 Err(e) => web::publish("lesson_error", &e.into()),
+            }
+        }
+        if let Some(saved) = self.lesson.saved.take() {
+            match saved {
+                Ok(what) => web::publish("saved", &what.into()),
+                Err(e) => web::publish("save_error", &e.into()),
             }
         }
     }

@@ -3,7 +3,8 @@
 //! went through `window.beyond`: `{ready, device, lesson, error}`.
 //!
 //! The page's address can ask for a start: `?lesson=run` trains the lesson at once,
-//! `&device=cpu|webgpu|auto` picks where, `&steps=N` how long.
+//! `&device=cpu|webgpu|auto` picks where, `&steps=N` how long, and `&save=zip` downloads the
+//! trained model as soon as it is trained (`window.beyond.saved` then says what was saved).
 
 use eframe::egui;
 use wasm_bindgen::JsCast;
@@ -65,6 +66,7 @@ async fn run(canvas_id: &str) -> Result<(), JsValue> {
                 if let Some(steps) = asks.steps {
                     app.lesson.steps = steps;
                 }
+                app.lesson.save_when_trained = asks.save;
                 if asks.lesson {
                     app.page = Page::Lesson;
                     app.lesson.start(&cc.egui_ctx);
@@ -79,6 +81,8 @@ async fn run(canvas_id: &str) -> Result<(), JsValue> {
 /// What the page's address asks for.
 struct Asks {
     lesson: bool,
+    /// Download the trained model.
+    save: bool,
     device: Option<DeviceChoice>,
     steps: Option<u64>,
 }
@@ -91,6 +95,7 @@ impl Asks {
         let get = |key: &str| params.as_ref().and_then(|p| p.get(key));
         Self {
             lesson: get("lesson").is_some_and(|v| v == "run"),
+            save: get("save").is_some_and(|v| v == "zip"),
             device: get("device").and_then(|d| d.parse().ok()),
             steps: get("steps").and_then(|s| s.parse().ok()),
         }
@@ -123,6 +128,46 @@ async fn fetch(url: &str) -> Result<Vec<u8>, String> {
         .await
         .map_err(describe)?;
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// Offers `bytes` to the browser as a download named `name`, of media type `mime`: a link to
+/// the bytes as a blob, clicked.
+pub(super) fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
+    let describe = |e: JsValue| e.as_string().unwrap_or_else(|| format!("{e:?}"));
+    let window = web_sys::window().ok_or("no window")?;
+    let document = window.document().ok_or("no document")?;
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(describe)?;
+    // `URL.createObjectURL(blob)` and its revocation, called through the global `URL`.
+    let url_class = js_sys::Reflect::get(&window, &"URL".into()).map_err(describe)?;
+    let method = |name: &str| -> Result<js_sys::Function, String> {
+        js_sys::Reflect::get(&url_class, &name.into())
+            .map_err(describe)?
+            .dyn_into::<js_sys::Function>()
+            .map_err(|_| format!("URL.{name} is not a function"))
+    };
+    let url = method("createObjectURL")?
+        .call1(&url_class, &blob)
+        .map_err(describe)?;
+    let link = document.create_element("a").map_err(describe)?;
+    link.set_attribute("href", &url.as_string().unwrap_or_default())
+        .map_err(describe)?;
+    link.set_attribute("download", name).map_err(describe)?;
+    link.dyn_into::<web_sys::HtmlElement>()
+        .map_err(|_| "a link that is not an element")?
+        .click();
+    // The address stays valid a minute, long enough for the browser to take the bytes.
+    let revoke = method("revokeObjectURL")?;
+    let later = Closure::once_into_js(move || {
+        let _ = revoke.call1(&url_class, &url);
+    });
+    window
+        .set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), 60_000)
+        .map_err(describe)?;
+    Ok(())
 }
 
 /// Sets `window.beyond[key]` (the object made on first use).

@@ -2,10 +2,13 @@
 //! job the web page runs; its losses and gradient norms are what a browser's run is checked
 //! against.
 
+use std::path::PathBuf;
+
 use clap::Args;
 
 use beyond::jobs::Job;
 use beyond::lesson::{self, LessonSpec};
+use beyond::model::checkpoint::write_folder;
 
 use super::{Common, print_json, render};
 
@@ -17,6 +20,9 @@ pub struct LessonArgs {
     /// Optimisation steps.
     #[arg(long, default_value_t = LessonSpec::micro(0).steps)]
     steps: u64,
+    /// Also save the trained model, with the world's tokenizer, as an HF checkpoint folder.
+    #[arg(long, value_name = "DIR")]
+    save: Option<PathBuf>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -26,8 +32,15 @@ pub fn run(a: LessonArgs) -> anyhow::Result<()> {
     let mut spec = LessonSpec::micro(a.seed);
     spec.steps = a.steps;
     let name = info.summary();
+    let save = a.save.clone();
     let job = Job::spawn_async("lesson", None, move |ctx| async move {
-        lesson::run(spec, device, name, &ctx).await
+        let lesson = lesson::run(spec, device, name, &ctx).await?;
+        if let Some(dir) = &save {
+            ctx.progress("saving the model", 0, None, "stages");
+            write_folder(dir, &lesson.checkpoint_files().await?)?;
+            ctx.message(format!("saved the model in {}", dir.display()));
+        }
+        Ok(lesson.report)
     });
     render::cancel_on_ctrl_c(&job);
     let report = render::follow(job, a.common.json)?;

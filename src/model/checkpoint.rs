@@ -273,19 +273,47 @@ pub type HfTensor = (String, Vec<usize>, Vec<f32>);
 
 /// Every weight of `model` under its HF name, in HF layout, as f32 host data, sorted by name.
 pub fn hf_tensors(model: &Llama) -> Result<Vec<HfTensor>> {
-    fn host<const D: usize>(name: String, t: Tensor<D>) -> Result<HfTensor> {
-        let dims = t.dims().to_vec();
-        let values = host_values(t, &name)?;
-        Ok((name, dims, values))
+    hf_layout(model)
+        .into_iter()
+        .map(|(name, shape, t)| {
+            let values = host_values(t, &name)?;
+            Ok((name, shape, values))
+        })
+        .collect()
+}
+
+/// [`hf_tensors`], each read back without blocking (the only way a browser's GPU allows).
+pub async fn hf_tensors_async(model: &Llama) -> Result<Vec<HfTensor>> {
+    let mut out = Vec::new();
+    for (name, shape, t) in hf_layout(model) {
+        let failed = |e: &dyn std::fmt::Debug| {
+            Error::Device(format!("reading {name} back from the device: {e:?}"))
+        };
+        let data = t.into_data_async().await.map_err(|e| failed(&e))?;
+        let values = data
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| failed(&e))?;
+        out.push((name, shape, values));
+    }
+    Ok(out)
+}
+
+/// Every weight of `model` under its HF name and shape, flattened in HF layout (still on the
+/// device), sorted by name.
+fn hf_layout(model: &Llama) -> Vec<(String, Vec<usize>, Tensor<1>)> {
+    fn flat<const D: usize>(name: String, t: Tensor<D>) -> (String, Vec<usize>, Tensor<1>) {
+        let shape = t.dims().to_vec();
+        (name, shape, t.flatten(0, D - 1))
     }
     let mut out = Vec::new();
     let linear = |out: &mut Vec<_>, name: String, l: &Linear| {
         if let Some(b) = &l.bias {
-            out.push(host(format!("{name}.bias"), b.val()));
+            out.push(flat(format!("{name}.bias"), b.val()));
         }
-        out.push(host(format!("{name}.weight"), l.weight.val().transpose()));
+        out.push(flat(format!("{name}.weight"), l.weight.val().transpose()));
     };
-    out.push(host(
+    out.push(flat(
         "model.embed_tokens.weight".into(),
         model.embed_tokens.weight.val(),
     ));
@@ -299,22 +327,21 @@ pub fn hf_tensors(model: &Llama) -> Result<Vec<HfTensor>> {
         linear(&mut out, format!("{p}.mlp.gate_proj"), &layer.mlp.gate_proj);
         linear(&mut out, format!("{p}.mlp.up_proj"), &layer.mlp.up_proj);
         linear(&mut out, format!("{p}.mlp.down_proj"), &layer.mlp.down_proj);
-        out.push(host(
+        out.push(flat(
             format!("{p}.input_layernorm.weight"),
             layer.input_layernorm.gamma.val(),
         ));
-        out.push(host(
+        out.push(flat(
             format!("{p}.post_attention_layernorm.weight"),
             layer.post_attention_layernorm.gamma.val(),
         ));
     }
-    out.push(host("model.norm.weight".into(), model.norm.gamma.val()));
+    out.push(flat("model.norm.weight".into(), model.norm.gamma.val()));
     if let Some(head) = &model.lm_head {
         linear(&mut out, "lm_head".into(), head);
     }
-    let mut out = out.into_iter().collect::<Result<Vec<_>>>()?;
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
+    out
 }
 
 /// The files of an HF checkpoint, as (file name, bytes): config, weights (one file or shards with
@@ -324,15 +351,32 @@ pub fn checkpoint_files(
     base: Option<&HfConfig>,
     options: &SaveOptions,
 ) -> Result<Vec<(String, Vec<u8>)>> {
-    let tensors = hf_tensors(model)?;
-    let hf = model.config.to_hf(base, options.dtype);
+    files_of(hf_tensors(model)?, &model.config, base, options)
+}
+
+/// [`checkpoint_files`], the weights read back without blocking (as a browser must).
+pub async fn checkpoint_files_async(
+    model: &Llama,
+    base: Option<&HfConfig>,
+    options: &SaveOptions,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    files_of(hf_tensors_async(model).await?, &model.config, base, options)
+}
+
+fn files_of(
+    tensors: Vec<HfTensor>,
+    config: &LlamaConfig,
+    base: Option<&HfConfig>,
+    options: &SaveOptions,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let hf = config.to_hf(base, options.dtype);
     let mut files = vec![(
         CONFIG_FILE.to_string(),
         serde_json::to_vec_pretty(&hf).map_err(|e| Error::Serialize(e.to_string()))?,
     )];
     let generation = serde_json::json!({
-        "bos_token_id": model.config.bos_token_id,
-        "eos_token_id": match model.config.eos_token_ids.as_slice() {
+        "bos_token_id": config.bos_token_id,
+        "eos_token_id": match config.eos_token_ids.as_slice() {
             [one] => serde_json::json!(one),
             many => serde_json::json!(many),
         },
@@ -397,17 +441,7 @@ pub fn save(
     options: &SaveOptions,
     tokenizer_from: Option<&Path>,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    // A previous save may have left files of another layout; they would confuse loaders.
-    for stale in [WEIGHTS_FILE, INDEX_FILE] {
-        let p = dir.join(stale);
-        if p.is_file() {
-            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
-        }
-    }
-    for (name, bytes) in checkpoint_files(model, base, options)? {
-        crate::fsx::write_atomic(&dir.join(name), &bytes)?;
-    }
+    write_folder(dir, &checkpoint_files(model, base, options)?)?;
     if let Some(src) = tokenizer_from {
         for name in [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE] {
             let from = src.join(name);
@@ -416,6 +450,24 @@ pub fn save(
                 crate::fsx::write_atomic(&dir.join(name), &bytes)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Writes the files of a checkpoint (as [`checkpoint_files`] makes them, by name) into `dir`
+/// (created if needed), each atomically, after removing weights of another layout that a
+/// previous save may have left there (they would confuse loaders).
+#[cfg(feature = "native")]
+pub fn write_folder(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    for stale in [WEIGHTS_FILE, INDEX_FILE] {
+        let p = dir.join(stale);
+        if p.is_file() {
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    for (name, bytes) in files {
+        crate::fsx::write_atomic(&dir.join(name), bytes)?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ mod engine_reference;
 mod export;
 mod gpu_kernels;
 mod hf_interop;
+mod lesson_model;
 mod mcq_formats;
 mod serve;
 mod study;

@@ -8,6 +8,9 @@ For each device the page offers (WebGPU, and the CPU fallback) it opens the buil
 - the console has no errors and the page threw none;
 - the loss goes down, and every step's loss and gradient norm equals the desktop's CPU run of
   the same lesson (`beyond lesson --device cpu --json`) within 1e-3;
+- the trained model comes out as a download (`&save=zip`): a zip of one HF checkpoint folder
+  whose config and tokenizer are the desktop's and whose every weight equals the desktop's
+  (`beyond lesson --save DIR`) within 1e-3;
 - on WebGPU the lesson trained on the GPU when the browser gave an adapter;
 - the tab kept drawing: the longest main-thread task and the gaps between animation frames.
 
@@ -19,14 +22,17 @@ exits non-zero on any failure.
 """
 
 import argparse
+import array
 import functools
 import http.server
 import json
 import pathlib
 import statistics
+import struct
 import subprocess
 import sys
 import threading
+import zipfile
 
 from PIL import Image
 from playwright.sync_api import sync_playwright
@@ -63,6 +69,8 @@ window.__longTasks = [];
 FREEZE_MS = {"cpu": 1000, "webgpu": 10000, "auto": 10000}
 
 DONE = "window.beyond && (window.beyond.lesson || window.beyond.lesson_error || window.beyond.error)"
+SAVED = "window.beyond && (window.beyond.saved || window.beyond.save_error || window.beyond.error)"
+MODEL_FILES = ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json"]
 
 
 def serve(directory):
@@ -97,10 +105,17 @@ def run_device(browser, base, device, steps, desktop, out, failures):
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    downloads = []
+    page.on("download", lambda d: downloads.append(d))
     page.add_init_script(FRAME_RECORDER)
-    page.goto(f"{base}/?lesson=run&device={device}&steps={steps}")
+    page.goto(f"{base}/?lesson=run&device={device}&steps={steps}&save=zip")
     page.wait_for_function(DONE, timeout=600_000, polling=500)
+    if page.evaluate("!!window.beyond.lesson"):
+        page.wait_for_function(SAVED, timeout=300_000, polling=250)
     state = page.evaluate("JSON.stringify(window.beyond)")
+    zip_path = out / f"model-{device}.zip"
+    if downloads:
+        downloads[0].save_as(str(zip_path))
     state = json.loads(state)
     adapter = page.evaluate(
         "navigator.gpu ? navigator.gpu.requestAdapter().then(a => a ? (a.info ? a.info.architecture || a.info.vendor || 'yes' : 'yes') : null) : null"
@@ -118,6 +133,8 @@ def run_device(browser, base, device, steps, desktop, out, failures):
         fail(f"the app failed: {state['error']}")
     if state.get("lesson_error"):
         fail(f"the lesson failed: {state['lesson_error']}")
+    if state.get("save_error"):
+        fail(f"saving the model failed: {state['save_error']}")
     if errors:
         fail(f"console errors: {errors[:5]}")
     drawn, colours = not_blank(png)
@@ -153,6 +170,14 @@ def run_device(browser, base, device, steps, desktop, out, failures):
         if not close(a, b, 1e-3):
             fail(f"step {step}: gradient norm {a} in the browser, {b} on the desktop")
             break
+    if not downloads:
+        fail("the trained model was not downloaded")
+    else:
+        result.update(saved=state.get("saved"), zip_bytes=zip_path.stat().st_size)
+        try:
+            result["max_weight_difference"] = compare_models(zip_path, desktop["model_dir"], 1e-3)
+        except ValueError as e:
+            fail(f"the downloaded model: {e}")
     # The frames while the page ran (the first second is the page loading).
     gaps = sorted(g for g in gaps[5:]) or [0.0]
     result.update(
@@ -167,13 +192,60 @@ def run_device(browser, base, device, steps, desktop, out, failures):
     return result
 
 
-def desktop_lesson(beyond, steps):
-    """The lesson on the desktop's CPU, as `beyond lesson --json` reports it."""
+def desktop_lesson(beyond, steps, model_dir):
+    """The lesson on the desktop's CPU, as `beyond lesson --json` reports it, its model saved in
+    `model_dir`."""
     out = subprocess.run(
-        [beyond, "lesson", "--device", "cpu", "--json", "--steps", str(steps)],
+        [beyond, "lesson", "--device", "cpu", "--json", "--steps", str(steps),
+         "--save", str(model_dir)],
         check=True, capture_output=True, text=True,
     ).stdout
-    return json.loads(out)
+    return dict(json.loads(out), model_dir=model_dir)
+
+
+def safetensors(data):
+    """The f32 tensors of a safetensors file: name -> (shape, values)."""
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] != "F32":
+            raise ValueError(f"{name} is {info['dtype']}, not F32")
+        start, end = info["data_offsets"]
+        values = array.array("f")
+        values.frombytes(data[8 + length + start:8 + length + end])
+        tensors[name] = (info["shape"], values)
+    return tensors
+
+
+def compare_models(zip_path, desktop_dir, tol):
+    """The largest difference between the zipped model's weights and the desktop's; raises
+    ValueError on a missing file, another config or tokenizer, or a weight further than `tol`."""
+    with zipfile.ZipFile(zip_path) as z:
+        names = sorted(z.namelist())
+        want = sorted(f"lesson-model/{n}" for n in MODEL_FILES)
+        if names != want:
+            raise ValueError(f"the zip holds {names}, not {want}")
+        read = lambda n: z.read(f"lesson-model/{n}")
+        if json.loads(read("config.json")) != json.loads((desktop_dir / "config.json").read_text()):
+            raise ValueError("its config.json differs from the desktop's")
+        if read("tokenizer.json") != (desktop_dir / "tokenizer.json").read_bytes():
+            raise ValueError("its tokenizer.json differs from the desktop's")
+        ours = safetensors(read("model.safetensors"))
+    theirs = safetensors((desktop_dir / "model.safetensors").read_bytes())
+    if sorted(ours) != sorted(theirs):
+        raise ValueError(f"its weights are {sorted(ours)}, the desktop's {sorted(theirs)}")
+    worst = 0.0
+    for name, (shape, values) in ours.items():
+        if shape != theirs[name][0]:
+            raise ValueError(f"{name} has shape {shape}, the desktop's {theirs[name][0]}")
+        diff = max((abs(a - b) for a, b in zip(values, theirs[name][1])), default=0.0)
+        if not diff <= tol:
+            raise ValueError(f"{name} differs from the desktop's by {diff}")
+        worst = max(worst, diff)
+    return worst
 
 
 def speeds(runs):
@@ -200,8 +272,8 @@ def main():
     failures, desktops, results = [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=a.chromium, headless=True, args=CHROMIUM_FLAGS)
-        for _ in range(a.rounds):
-            desktop = desktop_lesson(a.beyond, a.steps)
+        for r in range(a.rounds):
+            desktop = desktop_lesson(a.beyond, a.steps, a.out / f"desktop-model-{r}")
             desktops.append({k: desktop[k] for k in ("device", "tokens_per_second", "seconds")})
             for device in devices:
                 results.append(run_device(browser, base, device, a.steps, desktop, a.out, failures))
