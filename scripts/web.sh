@@ -4,6 +4,7 @@
 #   scripts/web.sh serve [PORT]  serves web/dist/ on http://127.0.0.1:PORT (8080)
 #   scripts/web.sh test [OUT]    builds, then drives the page in headless Chromium (tests/web)
 #   scripts/web.sh bench [OUT] [ROUNDS]  the same, ROUNDS (3) times: median training speeds
+#   scripts/web.sh venv          makes the test's Python venv (Playwright, Pillow) if missing
 # Needs the wasm32-unknown-unknown target and wasm-bindgen-cli of the version in Cargo.lock
 # (`cargo install wasm-bindgen-cli --version X`; the build says which X when it is missing).
 # The test needs Chromium (Debian's `chromium`) and makes a Python venv with Playwright and
@@ -52,16 +53,24 @@ sizes() {
   printf '%-45s %12d %12d\n' total "$total" "$total_gz"
 }
 
+# The Python venv of the browser test (Playwright, Pillow), made when missing; prints its path.
+make_venv() {
+  local venv="${BEYOND_WEB_VENV:-$HOME/.cache/beyond-web-venv}"
+  if ! "$venv/bin/python" -c "import playwright, PIL" 2>/dev/null; then
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q playwright pillow >&2
+  fi
+  echo "$venv"
+}
+
 # The lesson in the browser (WebGPU and the CPU fallback) against the desktop's CPU run; with
 # ROUNDS > 1 (`scripts/web.sh bench`), the training speeds' medians over that many rounds.
 web_test() {
   local out="${1:-${CARGO_TARGET_DIR:-target}/web-test}" rounds="${2:-1}" steps=20
-  local venv="${BEYOND_WEB_VENV:-$HOME/.cache/beyond-web-venv}"
-  if ! "$venv/bin/python" -c "import playwright, PIL" 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q playwright pillow
-  fi
-  build
+  local venv
+  venv="$(make_venv)"
+  # A caller that has just built the page (the CI) skips the second build.
+  [ -n "${BEYOND_WEB_BUILT:-}" ] || build
   cargo build --quiet --bin beyond
   "$venv/bin/python" tests/web/browser_test.py --dist "$dist" --steps "$steps" \
     --beyond "${CARGO_TARGET_DIR:-target}/debug/beyond" --out "$out" --rounds "$rounds" \
@@ -76,7 +85,8 @@ case "${1:-}" in
     echo "serving $dist on http://127.0.0.1:$port/"
     exec python3 -m http.server --bind 127.0.0.1 --directory "$dist" "$port"
     ;;
+  venv) make_venv >/dev/null ;;
   test) web_test "${2:-}" 1 ;;
   bench) web_test "${2:-}" "${3:-3}" ;;
-  *) echo "usage: scripts/web.sh build | serve [PORT] | test [OUT] | bench [OUT] [ROUNDS]" >&2; exit 2 ;;
+  *) echo "usage: scripts/web.sh build | serve [PORT] | test [OUT] | bench [OUT] [ROUNDS] | venv" >&2; exit 2 ;;
 esac
