@@ -13,9 +13,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// `mi_option_purge_delay` in `mimalloc.h`: how long freed pages stay before going back to the OS.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Freed pages stay 10 s rather than mimalloc's 1 s: a training step frees and reallocates
-/// the same buffers well within that, and an idle app still returns them.
+/// Freed pages stay 10 s rather than mimalloc's 10 ms: a training step frees and reallocates
+/// the same buffers well within that, and an idle app still returns them. `MIMALLOC_PURGE_DELAY`
+/// in the environment (milliseconds, -1 for never) is left to decide.
 fn keep_freed_pages() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
     // SAFETY: sets a plain integer option; mimalloc reads it on each purge.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10_000) };
 }

@@ -11,7 +11,7 @@
 use burn::module::Param;
 use burn::nn::{Embedding, Linear, RmsNorm};
 use burn::prelude::*;
-use burn::tensor::activation::{log_softmax, silu};
+use burn::tensor::activation::log_softmax;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
@@ -23,6 +23,7 @@ use super::head_loss::weighted_nll_sum;
 use super::projection::{apply_linear, project};
 use super::rms_norm::rms_norm;
 use super::rope::{Rope, apply_rotary};
+use super::swiglu::swiglu;
 
 /// Label value that the loss ignores, as in PyTorch's `CrossEntropyLoss`.
 pub const IGNORE_INDEX: i64 = -100;
@@ -105,8 +106,9 @@ pub struct Mlp {
 
 impl Mlp {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = silu(apply_linear(&self.gate_proj, x.clone()));
-        apply_linear(&self.down_proj, gate * apply_linear(&self.up_proj, x))
+        let gate = apply_linear(&self.gate_proj, x.clone());
+        let up = apply_linear(&self.up_proj, x);
+        apply_linear(&self.down_proj, swiglu(gate, up))
     }
 }
 

@@ -17,6 +17,7 @@ pub mod rope;
 pub(crate) mod row_grid;
 pub mod rows;
 pub(crate) mod strided_gemm;
+pub mod swiglu;
 #[cfg(test)]
 pub(crate) mod test_values;
 pub mod tokenizer;

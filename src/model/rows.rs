@@ -179,6 +179,15 @@ pub fn exp(x: f32) -> f32 {
     p * f32::from_bits((k_int.wrapping_add(127) as u32) << 23)
 }
 
+/// The logistic function `1 / (1 + e^-x)`, branch-free so that loops over it vectorise: [`exp`]
+/// is only taken of `-|x|`, where it cannot overflow.
+#[inline(always)]
+pub fn sigmoid(x: f32) -> f32 {
+    let e = exp(-x.abs());
+    let r = 1.0 / (1.0 + e);
+    if x >= 0.0 { r } else { e * r }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +206,21 @@ mod tests {
         assert!(worst < 5e-7, "relative error {worst}");
         assert_eq!(exp(-200.0), exp(-87.336_55));
         assert!(exp(-200.0) < 1e-37);
+    }
+
+    #[test]
+    fn sigmoid_matches_the_definition_everywhere() {
+        let mut worst = 0f64;
+        let mut x = -87.0f32;
+        while x <= 87.0 {
+            let want = 1.0 / (1.0 + (-(x as f64)).exp());
+            let got = sigmoid(x) as f64;
+            worst = worst.max((got - want).abs() / want.max(1e-30));
+            x += 0.0173;
+        }
+        assert!(worst < 1e-6, "relative error {worst}");
+        assert_eq!(sigmoid(f32::INFINITY), 1.0);
+        assert!(sigmoid(f32::NEG_INFINITY) < 1e-37);
     }
 
     #[test]
