@@ -151,7 +151,7 @@ mod flex {
         &t.storage::<f32>()[t.layout().start_offset()..][..n]
     }
 
-    /// A new tensor of `shape` whose every element `fill` writes, chunk by chunk.
+    /// A new tensor shaped like `like`, each of its elements written once by `fill`, chunk by chunk.
     fn written(
         like: &FlexTensor,
         fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Send + Sync,
