@@ -1,5 +1,6 @@
-//! The first lesson, small enough for a browser tab: generate a micro world, then train a micro
-//! base model on its English corpus step by step in memory, reporting the loss of every step.
+//! The first lesson, small enough for a browser tab: generate a micro world, train a micro base
+//! model on its English corpus step by step in memory, reporting the loss of every step, then
+//! put the world's benchmark questions to it.
 //! It runs as an async job that yields after every step and reads values back without blocking,
 //! so the same code serves the web page (where nothing may block) and the desktop.
 
@@ -8,6 +9,7 @@ use burn::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::eval::mcq::{self, McqOptions, McqReport, McqSet, Scoring};
 use crate::jobs::{Event, JobContext, yield_now};
 use crate::model::checkpoint::{TOKENIZER_FILE, checkpoint_files_async};
 use crate::model::{Llama, LlamaConfig, SaveOptions, TextTokenizer};
@@ -54,7 +56,7 @@ impl LessonSpec {
     pub fn model_shape(&self, vocab_size: usize) -> LlamaConfig {
         let h = self.hidden_size;
         let mut c = LlamaConfig::new(vocab_size, h, 2 * h, self.layers, 2, 1);
-        c.max_position_embeddings = self.seq_len.max(64);
+        c.max_position_embeddings = self.seq_len.max(256);
         c
     }
 }
@@ -85,7 +87,12 @@ pub struct Lesson {
     pub model: Llama,
     /// The world tokenizer's `tokenizer.json`.
     pub tokenizer_json: Vec<u8>,
+    /// The world's benchmark, `bench/questions.jsonl`.
+    pub questions_jsonl: Vec<u8>,
 }
+
+/// Where the lesson's questions come from, in messages.
+const QUESTIONS_FILE: &str = "bench/questions.jsonl";
 
 impl Lesson {
     /// The trained model as the files of an HF checkpoint folder (config, weights, generation
@@ -94,6 +101,42 @@ impl Lesson {
         let mut files = checkpoint_files_async(&self.model, None, &SaveOptions::default()).await?;
         files.push((TOKENIZER_FILE.to_string(), self.tokenizer_json.clone()));
         Ok(files)
+    }
+
+    /// The world's English questions.
+    pub fn questions(&self) -> Result<McqSet> {
+        let text = String::from_utf8_lossy(&self.questions_jsonl);
+        mcq::read::world_questions(&text, std::path::Path::new(QUESTIONS_FILE), "en")
+    }
+
+    /// Puts the world's English questions to the trained model (at most `limit` per subject),
+    /// scored both ways: the likeliest answer letter, and the likeliest option text. Scores are
+    /// read back without blocking, so a web page keeps drawing.
+    pub async fn ask(&self, limit: Option<usize>, ctx: &JobContext) -> Result<McqReport> {
+        let tokenizer = TextTokenizer::from_bytes(
+            &self.tokenizer_json,
+            std::path::Path::new(TOKENIZER_FILE),
+            None,
+            None,
+            &[],
+        )?;
+        let set = self.questions()?;
+        let options = McqOptions {
+            shots: 0,
+            scoring: vec![Scoring::Letter, Scoring::Text],
+            batch_size: 16,
+            limit,
+            seed: self.report.spec.seed,
+            ..McqOptions::default()
+        };
+        ctx.message(format!(
+            "asking the model {} questions",
+            set.subjects
+                .iter()
+                .map(|s| s.eval.len().min(limit.unwrap_or(usize::MAX)))
+                .sum::<usize>()
+        ));
+        mcq::evaluate_async(&self.model, &tokenizer, &set, &options, Some(ctx)).await
     }
 }
 
@@ -127,6 +170,7 @@ pub async fn run(
             .ok_or_else(|| Error::Internal(format!("the world has no {name}")))
     };
     let tokenizer_json = file("tokenizer/tokenizer.json")?.clone();
+    let questions_jsonl = file(QUESTIONS_FILE)?.clone();
     let tokenizer = TextTokenizer::from_bytes(
         &tokenizer_json,
         std::path::Path::new("tokenizer/tokenizer.json"),
@@ -206,6 +250,7 @@ pub async fn run(
         report,
         model: trainer.model(),
         tokenizer_json,
+        questions_jsonl,
     })
 }
 
@@ -217,10 +262,12 @@ mod tests {
     #[test]
     fn the_micro_lesson_trains_and_the_loss_falls() {
         let job = Job::spawn_async("lesson", None, |ctx| async move {
-            run(LessonSpec::micro(0), Device::flex(), "cpu".into(), &ctx).await
+            let lesson = run(LessonSpec::micro(0), Device::flex(), "cpu".into(), &ctx).await?;
+            let asked = lesson.ask(None, &ctx).await?;
+            Ok((lesson, asked))
         });
         let events: Vec<Event> = job.events.iter().collect();
-        let lesson = job.wait().unwrap();
+        let (lesson, asked) = job.wait().unwrap();
         let report = &lesson.report;
         assert_eq!(report.losses.len(), 40);
         let losses: Vec<f64> = events
@@ -278,5 +325,50 @@ mod tests {
             .into_data();
         let got = loaded.forward(ids, Default::default()).into_data();
         want.assert_approx_eq::<f32>(&got, burn::tensor::Tolerance::absolute(1e-5));
+
+        // The benchmark: every English question of the world's file, whole (the model's context
+        // holds the longest prompt), scored both ways as the blocking scorer scores them.
+        let english = String::from_utf8_lossy(&lesson.questions_jsonl)
+            .lines()
+            .filter(|l| l.contains("\"language\":\"en\"") && !l.contains("\"part\":\"dev\""))
+            .count();
+        assert!(english >= 40, "{english} English questions");
+        assert_eq!(asked.questions, english);
+        assert_eq!(asked.truncated, 0, "prompts cut to fit the context");
+        let tokenizer = TextTokenizer::from_bytes(
+            &lesson.tokenizer_json,
+            std::path::Path::new("tokenizer.json"),
+            None,
+            None,
+            &[],
+        )
+        .unwrap();
+        let options = McqOptions {
+            batch_size: 3,
+            ..McqOptions::default()
+        };
+        let blocking = mcq::evaluate(
+            &lesson.model,
+            &tokenizer,
+            &lesson.questions().unwrap(),
+            &options,
+            None,
+        )
+        .unwrap();
+        assert_eq!(asked.modes.len(), 2);
+        for (a, b) in asked.modes.iter().zip(&blocking.modes) {
+            assert_eq!(a.scoring, b.scoring);
+            assert_eq!(a.items.len(), english);
+            for (x, y) in a.items.iter().zip(&b.items) {
+                assert_eq!((&x.id, x.answer), (&y.id, y.answer));
+                for (p, q) in x.scores.iter().zip(&y.scores) {
+                    assert!(p.is_finite() && (p - q).abs() < 1e-4, "{p} vs {q}");
+                }
+                let best = (0..x.scores.len())
+                    .max_by(|&i, &j| x.scores[i].total_cmp(&x.scores[j]))
+                    .unwrap();
+                assert_eq!(x.scores[x.predicted], x.scores[best]);
+            }
+        }
     }
 }

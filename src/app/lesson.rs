@@ -1,6 +1,7 @@
 //! The Lesson panel: a micro world and a micro model trained in memory while the page draws
 //! (the web page's start; on the desktop, the quickest look at training). It starts the core's
-//! lesson job and draws its events: the stage, the loss curve, the speed.
+//! lesson job and draws its events: the stage, the loss curve, the speed; then puts the world's
+//! benchmark to the trained model and shows what it chose.
 
 use eframe::egui;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
@@ -8,6 +9,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 use super::running::Task;
 use super::style;
 use crate::device::{self, DeviceChoice};
+use crate::eval::mcq::{McqReport, McqSet};
 use crate::lesson::{self, Lesson, LessonReport, LessonSpec};
 
 /// The trained model's folder (in the browser, the zip's name and its one folder).
@@ -31,6 +33,14 @@ pub struct LessonPanel {
     pub saved: Option<Result<String, String>>,
     /// Save the model as soon as the lesson has trained it (the web page's address asks).
     pub save_when_trained: bool,
+    /// The world's questions put to the trained model, and its answers.
+    ask: Task<(McqSet, McqReport)>,
+    /// Questions per subject to ask (none: all).
+    pub ask_limit: Option<usize>,
+    /// Ask as soon as the lesson has trained the model (the web page's address asks).
+    pub ask_when_trained: bool,
+    /// Set once per finished benchmark, for a face that reports it elsewhere (the web page).
+    pub asked: Option<Result<McqReport, String>>,
 }
 
 impl Default for LessonPanel {
@@ -46,6 +56,10 @@ impl Default for LessonPanel {
             save_dir: MODEL_FOLDER.to_string(),
             saved: None,
             save_when_trained: false,
+            ask: Task::default(),
+            ask_limit: None,
+            ask_when_trained: false,
+            asked: None,
         }
     }
 }
@@ -96,19 +110,42 @@ impl LessonPanel {
             });
     }
 
+    /// Puts the world's English questions to the trained model (when there is one).
+    pub fn start_ask(&mut self, ctx: &egui::Context) {
+        let Some(lesson) = self.task.output().cloned() else {
+            return;
+        };
+        let limit = self.ask_limit;
+        self.ask
+            .start_async("benchmark", ctx, move |job| async move {
+                let report = lesson.ask(limit, &job).await?;
+                Ok((lesson.questions()?, report))
+            });
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         if self.task.poll() {
             self.finished = self.task.result().map(|r| match r {
                 Ok(lesson) => Ok(lesson.report.clone()),
                 Err(e) => Err(e.clone()),
             });
-            if self.save_when_trained && self.task.output().is_some() {
-                self.save_when_trained = false;
-                self.start_save(ui.ctx());
+            if self.task.output().is_some() {
+                if std::mem::take(&mut self.save_when_trained) {
+                    self.start_save(ui.ctx());
+                }
+                if std::mem::take(&mut self.ask_when_trained) {
+                    self.start_ask(ui.ctx());
+                }
             }
         }
         if self.save.poll() {
             self.saved = self.save.result().cloned();
+        }
+        if self.ask.poll() {
+            self.asked = self
+                .ask
+                .result()
+                .map(|r| r.clone().map(|(_, report)| report));
         }
         ui.heading("Lesson: a micro model, trained here");
         ui.label(
@@ -162,6 +199,7 @@ impl LessonPanel {
                 report.seconds,
             ));
             self.save_ui(ui);
+            self.ask_ui(ui);
         }
         if !losses.is_empty() {
             Plot::new("lesson curves")
@@ -177,6 +215,58 @@ impl LessonPanel {
 }
 
 impl LessonPanel {
+    /// The button that asks the world's questions, and the model's answers.
+    fn ask_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let idle = !self.ask.is_running() && !self.task.is_running();
+            if ui
+                .add_enabled(idle, egui::Button::new("Ask the benchmark"))
+                .on_hover_text(
+                    "the world's English multiple-choice questions, scored by the likeliest \
+                     answer letter and by the likeliest option text",
+                )
+                .clicked()
+            {
+                self.start_ask(ui.ctx());
+            }
+            self.ask.status_ui(ui, true);
+        });
+        self.ask.error_ui(ui);
+        let Some((set, report)) = self.ask.output() else {
+            return;
+        };
+        let summary: Vec<String> = report
+            .modes
+            .iter()
+            .map(|m| {
+                let right = m.items.iter().filter(|i| i.predicted == i.answer).count();
+                format!(
+                    "{} scoring {right} of {} right ({:.0}%)",
+                    m.scoring.name(),
+                    m.items.len(),
+                    100.0 * m.accuracy.value
+                )
+            })
+            .collect();
+        let chance = report.modes.first().map_or(0.0, |m| m.chance);
+        ui.label(format!(
+            "{}; chance {:.0}%. Facts told only in English and in both languages were in the \
+             training text; never-seen facts were not, so they stay near chance.",
+            summary.join(", "),
+            100.0 * chance
+        ));
+        super::knowledge::accuracy_grid(ui, "lesson-accuracy", report);
+        egui::CollapsingHeader::new("the questions and the model's choices")
+            .id_salt("lesson-questions")
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .max_height(260.0)
+                    .show(ui, |ui| {
+                        super::knowledge::choices_grid(ui, "lesson-choices", set, report);
+                    });
+            });
+    }
+
     /// The button that saves (or downloads) the trained model, and how the last save went.
     fn save_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
@@ -263,5 +353,13 @@ mod tests {
         let checkpoint = crate::model::Checkpoint::open(&folder).unwrap();
         assert_eq!(checkpoint.config.hidden_size, 32);
         assert!(folder.join("tokenizer.json").is_file());
+
+        // The world's questions put to it, with what it chose.
+        h.state_mut().ask_limit = Some(2);
+        click(&mut h, "Ask the benchmark");
+        wait_for(&mut h, "letter scoring", 60);
+        let asked = h.state_mut().asked.take().unwrap().unwrap();
+        assert_eq!(asked.questions, 6, "2 questions in each of 3 subjects");
+        wait_for(&mut h, "never_seen", 5);
     }
 }

@@ -154,6 +154,41 @@ impl MicroscopePanel {
         }
     }
 
+    /// Asks the browser for a tokenizer file for `slot` (its file picker, through rfd); the
+    /// bytes arrive in the background.
+    #[cfg(target_family = "wasm")]
+    fn pick(&self, slot: usize, ctx: &egui::Context) {
+        let dialog = rfd::AsyncFileDialog::new()
+            .set_title("a tokenizer.json")
+            .add_filter("tokenizer", &["json"]);
+        let (arrivals, ctx) = (self.arrivals.clone(), ctx.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Some(file) = dialog.pick_file().await {
+                arrivals.put(slot, file.file_name(), Ok(file.read().await));
+                ctx.request_repaint();
+            }
+        });
+    }
+
+    /// Each slot's tokenizer as loaded: its file's name, and its vocabulary and the tokens of
+    /// the text (or why it did not load). For a face that reports it elsewhere (the web page).
+    #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+    pub fn loaded(&self) -> Vec<serde_json::Value> {
+        self.tokenizers
+            .iter()
+            .zip(&self.paths)
+            .map(|(t, name)| match t {
+                None => serde_json::Value::Null,
+                Some(Err(e)) => serde_json::json!({ "file": name, "error": e }),
+                Some(Ok(t)) => serde_json::json!({
+                    "file": name,
+                    "vocab_size": t.vocab_size(),
+                    "text_tokens": pieces(t, &self.text).map(|p| p.len()).ok(),
+                }),
+            })
+            .collect()
+    }
+
     /// Loads tokenizer `slot` (0: base, 1: extended) from `path`.
     #[cfg(feature = "native")]
     pub fn load(&mut self, slot: usize, path: &std::path::Path) {
@@ -186,9 +221,19 @@ impl MicroscopePanel {
                         self.load(k, &path);
                     }
                 }
+                #[cfg(target_family = "wasm")]
+                {
+                    let open = ui
+                        .button("Open…")
+                        .on_hover_text(format!("choose the {label}'s tokenizer.json"));
+                    super::web::publish_control(&format!("open {label}"), open.rect);
+                    if open.clicked() {
+                        self.pick(k, ui.ctx());
+                    }
+                }
                 #[cfg(not(feature = "native"))]
                 ui.label(match self.paths[k].is_empty() {
-                    true => "(drop a tokenizer.json on the page)",
+                    true => "(open or drop a tokenizer.json)",
                     false => self.paths[k].as_str(),
                 });
             });

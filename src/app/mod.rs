@@ -9,6 +9,7 @@ mod evaluate;
 #[cfg(feature = "native")]
 mod files;
 mod fonts;
+mod knowledge;
 mod lesson;
 mod microscope;
 #[cfg(feature = "native")]
@@ -290,7 +291,7 @@ impl App {
 
 #[cfg(target_family = "wasm")]
 impl App {
-    /// Tells the page how a finished lesson, and a save of its model, went.
+    /// Tells the page how a finished lesson, a save of its model and its benchmark went.
     fn web_frame(&mut self) {
         if let Some(finished) = self.lesson.finished.take() {
             match finished {
@@ -303,6 +304,15 @@ impl App {
                 Ok(what) => web::publish("saved", &what.into()),
                 Err(e) => web::publish("save_error", &e.into()),
             }
+        }
+        if let Some(asked) = self.lesson.asked.take() {
+            match asked {
+                Ok(report) => web::publish_json("benchmark", &report),
+                Err(e) => web::publish("benchmark_error", &e.into()),
+            }
+        }
+        if self.page == Page::Microscope {
+            web::publish_json("microscope", &self.microscope.loaded());
         }
     }
 }

@@ -206,27 +206,7 @@ impl StartPanel {
         });
         self.evaluating.error_ui(ui);
         if let Some(report) = self.evaluating.output() {
-            egui::Grid::new("mcq").striped(true).show(ui, |ui| {
-                ui.strong("scoring");
-                ui.strong("subject");
-                ui.strong("accuracy");
-                ui.strong("95% interval");
-                ui.end_row();
-                for m in &report.modes {
-                    for s in &m.subjects {
-                        ui.label(format!("{:?}", m.scoring));
-                        ui.label(&s.name);
-                        ui.label(format!("{:.1}%", 100.0 * s.accuracy.value));
-                        ui.label(format!(
-                            "[{:.1}, {:.1}]  chance {:.0}%",
-                            100.0 * s.accuracy.low,
-                            100.0 * s.accuracy.high,
-                            100.0 * s.chance
-                        ));
-                        ui.end_row();
-                    }
-                }
-            });
+            super::knowledge::accuracy_grid(ui, "mcq", report);
         }
         ui.separator();
         self.pipeline_ui(ui);

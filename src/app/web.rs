@@ -3,8 +3,11 @@
 //! went through `window.beyond`: `{ready, device, lesson, error}`.
 //!
 //! The page's address can ask for a start: `?lesson=run` trains the lesson at once,
-//! `&device=cpu|webgpu|auto` picks where, `&steps=N` how long, and `&save=zip` downloads the
-//! trained model as soon as it is trained (`window.beyond.saved` then says what was saved).
+//! `&device=cpu|webgpu|auto` picks where, `&steps=N` how long, `&save=zip` downloads the
+//! trained model as soon as it is trained (`window.beyond.saved` then says what was saved), and
+//! `&ask=N|all` puts the world's questions (N per subject) to it (`window.beyond.benchmark`).
+//! `?page=microscope` opens the token microscope, whose loaded tokenizers are published as
+//! `window.beyond.microscope`.
 
 use eframe::egui;
 use wasm_bindgen::JsCast;
@@ -67,6 +70,13 @@ async fn run(canvas_id: &str) -> Result<(), JsValue> {
                     app.lesson.steps = steps;
                 }
                 app.lesson.save_when_trained = asks.save;
+                if let Some(limit) = asks.ask {
+                    app.lesson.ask_when_trained = true;
+                    app.lesson.ask_limit = limit;
+                }
+                if let Some(page) = asks.page {
+                    app.page = page;
+                }
                 if asks.lesson {
                     app.page = Page::Lesson;
                     app.lesson.start(&cc.egui_ctx);
@@ -80,9 +90,13 @@ async fn run(canvas_id: &str) -> Result<(), JsValue> {
 
 /// What the page's address asks for.
 struct Asks {
+    /// The page to open: `?page=microscope` or `lesson`.
+    page: Option<Page>,
     lesson: bool,
     /// Download the trained model.
     save: bool,
+    /// Put the world's questions to the trained model: at most this many per subject.
+    ask: Option<Option<usize>>,
     device: Option<DeviceChoice>,
     steps: Option<u64>,
 }
@@ -94,8 +108,17 @@ impl Asks {
             .and_then(|s| web_sys::UrlSearchParams::new_with_str(&s).ok());
         let get = |key: &str| params.as_ref().and_then(|p| p.get(key));
         Self {
+            page: get("page").and_then(|v| match v.as_str() {
+                "microscope" => Some(Page::Microscope),
+                "lesson" => Some(Page::Lesson),
+                _ => None,
+            }),
             lesson: get("lesson").is_some_and(|v| v == "run"),
             save: get("save").is_some_and(|v| v == "zip"),
+            ask: get("ask").and_then(|v| match v.as_str() {
+                "all" => Some(None),
+                n => n.parse().ok().map(Some),
+            }),
             device: get("device").and_then(|d| d.parse().ok()),
             steps: get("steps").and_then(|s| s.parse().ok()),
         }
@@ -185,6 +208,29 @@ pub(super) fn publish(key: &str, value: &JsValue) {
             o
         });
     let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), value);
+}
+
+/// Publishes where a control is drawn, `window.beyond.controls[name] = [x, y]` (its centre in
+/// the canvas's CSS pixels), so a test can click it as a person would.
+pub(super) fn publish_control(name: &str, rect: egui::Rect) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    publish("controls_ready", &JsValue::TRUE);
+    let Ok(beyond) = js_sys::Reflect::get(&window, &"beyond".into()) else {
+        return;
+    };
+    let controls = js_sys::Reflect::get(&beyond, &"controls".into())
+        .ok()
+        .filter(|c| c.is_object())
+        .unwrap_or_else(|| {
+            let c: JsValue = js_sys::Object::new().into();
+            let _ = js_sys::Reflect::set(&beyond, &"controls".into(), &c);
+            c
+        });
+    let centre = rect.center();
+    let at = js_sys::Array::of2(&centre.x.into(), &centre.y.into());
+    let _ = js_sys::Reflect::set(&controls, &name.into(), &at);
 }
 
 /// Publishes a serialisable value as JSON text.

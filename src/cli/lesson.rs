@@ -23,6 +23,12 @@ pub struct LessonArgs {
     /// Also save the trained model, with the world's tokenizer, as an HF checkpoint folder.
     #[arg(long, value_name = "DIR")]
     save: Option<PathBuf>,
+    /// Then put the world's English benchmark questions to the trained model.
+    #[arg(long)]
+    ask: bool,
+    /// With --ask: at most this many questions per subject.
+    #[arg(long, value_name = "N", requires = "ask")]
+    questions: Option<usize>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -33,6 +39,7 @@ pub fn run(a: LessonArgs) -> anyhow::Result<()> {
     spec.steps = a.steps;
     let name = info.summary();
     let save = a.save.clone();
+    let (ask, limit) = (a.ask, a.questions);
     let job = Job::spawn_async("lesson", None, move |ctx| async move {
         let lesson = lesson::run(spec, device, name, &ctx).await?;
         if let Some(dir) = &save {
@@ -40,13 +47,21 @@ pub fn run(a: LessonArgs) -> anyhow::Result<()> {
             write_folder(dir, &lesson.checkpoint_files().await?)?;
             ctx.message(format!("saved the model in {}", dir.display()));
         }
-        Ok(lesson.report)
+        let benchmark = match ask {
+            true => Some(lesson.ask(limit, &ctx).await?),
+            false => None,
+        };
+        Ok(Outcome {
+            report: lesson.report,
+            benchmark,
+        })
     });
     render::cancel_on_ctrl_c(&job);
-    let report = render::follow(job, a.common.json)?;
+    let outcome = render::follow(job, a.common.json)?;
     if a.common.json {
-        return print_json(&report);
+        return print_json(&outcome);
     }
+    let report = &outcome.report;
     let first = report.losses.first().copied().unwrap_or(f64::NAN);
     let last = report.losses.last().copied().unwrap_or(f64::NAN);
     println!(
@@ -58,5 +73,30 @@ pub fn run(a: LessonArgs) -> anyhow::Result<()> {
         report.vocab_size,
         report.seconds
     );
+    if let Some(benchmark) = &outcome.benchmark {
+        for mode in &benchmark.modes {
+            let correct = mode
+                .items
+                .iter()
+                .filter(|i| i.predicted == i.answer)
+                .count();
+            println!(
+                "the world's benchmark, {} scoring: {correct} of {} right ({:.0}%; chance {:.0}%)",
+                mode.scoring.name(),
+                mode.items.len(),
+                100.0 * mode.accuracy.value,
+                100.0 * mode.chance
+            );
+        }
+    }
     Ok(())
+}
+
+/// What `beyond lesson` reports: the training, and the benchmark when asked.
+#[derive(serde::Serialize)]
+struct Outcome {
+    #[serde(flatten)]
+    report: lesson::LessonReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    benchmark: Option<beyond::eval::mcq::McqReport>,
 }

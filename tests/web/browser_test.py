@@ -11,8 +11,15 @@ For each device the page offers (WebGPU, and the CPU fallback) it opens the buil
 - the trained model comes out as a download (`&save=zip`): a zip of one HF checkpoint folder
   whose config and tokenizer are the desktop's and whose every weight equals the desktop's
   (`beyond lesson --save DIR`) within 1e-3;
+- the world's benchmark put to the trained model in the page (`&ask=N`, N questions per subject)
+  scores every option as the desktop does (`beyond lesson --ask --questions N`) within 1e-3, and
+  picks the same answers;
 - on WebGPU the lesson trained on the GPU when the browser gave an adapter;
 - the tab kept drawing: the longest main-thread task and the gaps between animation frames.
+
+Then it opens the token microscope (`?page=microscope`), clicks its Open button for the second
+tokenizer as a person would, gives the browser's file picker the lesson's `tokenizer.json`, and
+checks that both tokenizers loaded (LLaMA-2's, fetched beside the page, and the picked one).
 
 Usage: browser_test.py --dist web/dist --beyond target/debug/beyond --steps N --out DIR [--rounds R]
 Each round runs the desktop's lesson (`beyond lesson --device cpu --json`) and then the page on
@@ -70,6 +77,9 @@ FREEZE_MS = {"cpu": 1000, "webgpu": 10000, "auto": 10000}
 
 DONE = "window.beyond && (window.beyond.lesson || window.beyond.lesson_error || window.beyond.error)"
 SAVED = "window.beyond && (window.beyond.saved || window.beyond.save_error || window.beyond.error)"
+ASKED = "window.beyond && (window.beyond.benchmark || window.beyond.benchmark_error || window.beyond.error)"
+# Questions per subject put to the lesson's model (the world has three subjects).
+ASK = 2
 MODEL_FILES = ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json"]
 
 
@@ -108,10 +118,11 @@ def run_device(browser, base, device, steps, desktop, out, failures):
     downloads = []
     page.on("download", lambda d: downloads.append(d))
     page.add_init_script(FRAME_RECORDER)
-    page.goto(f"{base}/?lesson=run&device={device}&steps={steps}&save=zip")
+    page.goto(f"{base}/?lesson=run&device={device}&steps={steps}&save=zip&ask={ASK}")
     page.wait_for_function(DONE, timeout=600_000, polling=500)
     if page.evaluate("!!window.beyond.lesson"):
         page.wait_for_function(SAVED, timeout=300_000, polling=250)
+        page.wait_for_function(ASKED, timeout=600_000, polling=250)
     state = page.evaluate("JSON.stringify(window.beyond)")
     zip_path = out / f"model-{device}.zip"
     if downloads:
@@ -135,6 +146,8 @@ def run_device(browser, base, device, steps, desktop, out, failures):
         fail(f"the lesson failed: {state['lesson_error']}")
     if state.get("save_error"):
         fail(f"saving the model failed: {state['save_error']}")
+    if state.get("benchmark_error"):
+        fail(f"the benchmark failed: {state['benchmark_error']}")
     if errors:
         fail(f"console errors: {errors[:5]}")
     drawn, colours = not_blank(png)
@@ -170,6 +183,13 @@ def run_device(browser, base, device, steps, desktop, out, failures):
         if not close(a, b, 1e-3):
             fail(f"step {step}: gradient norm {a} in the browser, {b} on the desktop")
             break
+    if state.get("benchmark"):
+        try:
+            result.update(compare_benchmarks(json.loads(state["benchmark"]), desktop["benchmark"], 1e-3))
+        except ValueError as e:
+            fail(f"the benchmark: {e}")
+    elif not state.get("benchmark_error"):
+        fail("the benchmark was not asked")
     if not downloads:
         fail("the trained model was not downloaded")
     else:
@@ -197,10 +217,86 @@ def desktop_lesson(beyond, steps, model_dir):
     `model_dir`."""
     out = subprocess.run(
         [beyond, "lesson", "--device", "cpu", "--json", "--steps", str(steps),
-         "--save", str(model_dir)],
+         "--save", str(model_dir), "--ask", "--questions", str(ASK)],
         check=True, capture_output=True, text=True,
     ).stdout
     return dict(json.loads(out), model_dir=model_dir)
+
+
+def compare_benchmarks(ours, theirs, tol):
+    """The page's benchmark against the desktop's: the same questions, every option's score
+    within `tol`, the same choice unless the desktop's two options tie within `tol`. Returns
+    what was seen; raises ValueError otherwise."""
+    if ours["questions"] != theirs["questions"]:
+        raise ValueError(f"{ours['questions']} questions asked, the desktop {theirs['questions']}")
+    worst, seen = 0.0, {}
+    for a, b in zip(ours["modes"], theirs["modes"], strict=True):
+        right = 0
+        for x, y in zip(a["items"], b["items"], strict=True):
+            if (x["subject"], x["id"]) != (y["subject"], y["id"]):
+                raise ValueError(f"question {x['subject']}/{x['id']} where the desktop has {y['subject']}/{y['id']}")
+            for p, q in zip(x["scores"], y["scores"], strict=True):
+                worst = max(worst, abs(p - q))
+                if not close(p, q, tol):
+                    raise ValueError(f"{a['scoring']} scoring of {x['id']}: {p} here, {q} on the desktop")
+            if x["predicted"] != y["predicted"] and not close(
+                y["scores"][x["predicted"]], y["scores"][y["predicted"]], tol
+            ):
+                raise ValueError(f"{a['scoring']} scoring of {x['id']}: chose {x['predicted']}, the desktop {y['predicted']}")
+            right += x["predicted"] == x["answer"]
+        seen[f"benchmark_{a['scoring']}_right"] = f"{right} of {len(a['items'])}"
+    seen["benchmark_questions"] = ours["questions"]
+    seen["max_benchmark_score_difference"] = worst
+    return seen
+
+
+def microscope(browser, base, tokenizer, out, failures):
+    """The token microscope: LLaMA-2's tokenizer fetched beside the page, and `tokenizer` given
+    through the browser's file picker after a click on the Open button."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    fail = lambda what: failures.append(f"microscope: {what}")
+    page.goto(f"{base}/?page=microscope")
+    button = "open extended tokenizer"
+    page.wait_for_function(
+        f"window.beyond && window.beyond.controls && window.beyond.controls['{button}'] "
+        "&& window.beyond.microscope && JSON.parse(window.beyond.microscope)[0]",
+        timeout=120_000, polling=250,
+    )
+    x, y = page.evaluate(f"window.beyond.controls['{button}']")
+    result = {"page": "microscope"}
+    try:
+        with page.expect_file_chooser(timeout=30_000) as chooser:
+            page.mouse.click(x, y)
+        chooser.value.set_files(str(tokenizer))
+        page.wait_for_function(
+            "JSON.parse(window.beyond.microscope)[1]", timeout=60_000, polling=250
+        )
+    except Exception as e:  # a click that opened no picker, or a file that never arrived
+        fail(f"the file picker: {e}")
+    loaded = json.loads(page.evaluate("window.beyond.microscope"))
+    page.wait_for_timeout(300)
+    png = out / "page-microscope.png"
+    page.screenshot(path=str(png))
+    page.close()
+    result.update(loaded=loaded, console_errors=errors)
+    if errors:
+        fail(f"console errors: {errors[:5]}")
+    drawn, colours = not_blank(png)
+    if not drawn:
+        fail(f"the screenshot {png} is blank ({colours} colours)")
+    base_tok = loaded[0] or {}
+    picked = loaded[1] if len(loaded) > 1 else None
+    if base_tok.get("vocab_size") != 32000 or not base_tok.get("text_tokens"):
+        fail(f"LLaMA-2's tokenizer did not load: {base_tok}")
+    want = len(json.loads(tokenizer.read_text())["model"]["vocab"])
+    if not picked or picked.get("file") != "tokenizer.json" or not picked.get("text_tokens"):
+        fail(f"the picked tokenizer did not load: {picked}")
+    elif picked.get("vocab_size", 0) < want:
+        fail(f"the picked tokenizer has {picked.get('vocab_size')} tokens, its file {want}")
+    return result
 
 
 def safetensors(data):
@@ -277,12 +373,14 @@ def main():
             desktops.append({k: desktop[k] for k in ("device", "tokens_per_second", "seconds")})
             for device in devices:
                 results.append(run_device(browser, base, device, a.steps, desktop, a.out, failures))
+        tokenizer = a.out / "desktop-model-0" / "tokenizer.json"
+        results.append(microscope(browser, base, tokenizer, a.out, failures))
         browser.close()
     summary = {
         "steps": a.steps,
         "training_tokens_per_second": {
             "desktop cpu": speeds(desktops),
-            **{f"browser {d}": speeds([r for r in results if r["device"] == d]) for d in devices},
+            **{f"browser {d}": speeds([r for r in results if r.get("device") == d]) for d in devices},
         },
         "desktop": desktops,
         "browser": results,

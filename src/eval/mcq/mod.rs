@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 pub use prompt::PromptLanguage;
 pub use read::read;
-pub use score::{McqOptions, McqReport, ModeReport, Scoring, SubjectReport, evaluate};
+pub use score::{
+    McqOptions, McqReport, ModeReport, Scoring, SubjectReport, evaluate, evaluate_async,
+};
 
 /// Benchmark layouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -363,13 +363,19 @@ fn read_world(path: &Path, language: &str) -> Result<McqSet> {
         path.to_path_buf()
     };
     let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+    world_questions(&text, &file, language)
+}
+
+/// A world's questions in `language` from the text of its `bench/questions.jsonl` (`file` names
+/// it in errors): a world made in memory (the web page's lesson) has no file to read.
+pub fn world_questions(text: &str, file: &Path, language: &str) -> Result<McqSet> {
     let mut set = McqSet::new(Format::World);
     set.language = Some(language.to_string());
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let bad = |reason: String| Error::bad_file(&file, format!("line {}: {reason}", n + 1));
+        let bad = |reason: String| Error::bad_file(file, format!("line {}: {reason}", n + 1));
         let q: WorldQuestion =
             serde_json::from_str(line).map_err(|e| bad(format!("not a world question: {e}")))?;
         if q.language != language {
@@ -393,7 +399,7 @@ fn read_world(path: &Path, language: &str) -> Result<McqSet> {
     }
     if set.subjects.is_empty() {
         return Err(Error::bad_file(
-            &file,
+            file,
             format!("no questions in language `{language}`"),
         ));
     }

@@ -7,7 +7,8 @@
 //! are one token long (answer letters, nearly always) are read from a single forward pass.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+
+use web_time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +16,7 @@ use super::prompt::{self, Frame, PromptLanguage, Style};
 use super::{Format, McqItem, McqSet};
 use crate::error::{Error, Result};
 use crate::eval::stats::{Interval, RESAMPLES, mean_interval};
-use crate::jobs::JobContext;
+use crate::jobs::{JobContext, yield_now};
 use crate::model::generate::ids_tensor;
 use crate::model::{Llama, TextTokenizer};
 
@@ -29,6 +30,16 @@ pub enum Scoring {
     /// The option whose text is most likely after the question (options not listed), per
     /// byte of text.
     Text,
+}
+
+impl Scoring {
+    /// As the command line spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scoring::Letter => "letter",
+            Scoring::Text => "text",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -125,8 +136,9 @@ fn request(tokenizer: &TextTokenizer, prompt: &str, ctx: &[u32], cont: &str) -> 
     })
 }
 
-/// Sums of log-probabilities of each request's continuation.
-fn score_requests(
+/// Sums of log-probabilities of each request's continuation, read back without blocking and
+/// yielding after every batch (so a web page keeps drawing).
+async fn score_requests(
     model: &Llama,
     requests: &[Request],
     batch_size: usize,
@@ -187,13 +199,16 @@ fn score_requests(
         }
         let lp = model
             .next_token_log_probs(ids_tensor(&rows, &device), &picks)
-            .into_data()
+            .into_data_async()
+            .await
+            .map_err(|e| Error::Device(format!("reading log-probabilities: {e:?}")))?
             .try_into_vec::<f32>()
             .map_err(|e| Error::Device(format!("reading log-probabilities: {e:?}")))?;
         for (v, ri) in lp.into_iter().zip(owners) {
             totals[ri] += v as f64;
         }
         done(chunk.len());
+        yield_now().await;
     }
     Ok(totals)
 }
@@ -224,8 +239,20 @@ fn fitting_prompt(
     Ok((chars[chars.len() - keep..].iter().collect(), true))
 }
 
-/// Puts every question of `set` to `model`.
+/// Puts every question of `set` to `model`, blocking until it is done (see [`evaluate_async`]).
 pub fn evaluate(
+    model: &Llama,
+    tokenizer: &TextTokenizer,
+    set: &McqSet,
+    options: &McqOptions,
+    ctx: Option<&JobContext>,
+) -> Result<McqReport> {
+    futures_lite::future::block_on(evaluate_async(model, tokenizer, set, options, ctx))
+}
+
+/// Puts every question of `set` to `model`, reading each batch's scores back without blocking:
+/// the form a web page can run.
+pub async fn evaluate_async(
     model: &Llama,
     tokenizer: &TextTokenizer,
     set: &McqSet,
@@ -325,7 +352,8 @@ pub fn evaluate(
                     "sequences",
                 );
             }
-        })?;
+        })
+        .await?;
         let mut items = Vec::with_capacity(questions.len());
         let mut k = 0;
         for (subject, item) in &questions {
