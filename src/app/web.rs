@@ -9,7 +9,8 @@
 //! `?page=microscope` opens the token microscope, whose loaded tokenizers are published as
 //! `window.beyond.microscope`.
 
-use eframe::egui;
+use burn::tensor::wgpu::{WgpuSetup, wgpu};
+use eframe::{egui, egui_wgpu};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -49,9 +50,18 @@ async fn run(canvas_id: &str) -> Result<(), JsValue> {
     eframe::WebRunner::new()
         .start(
             canvas,
-            eframe::WebOptions::default(),
+            web_options(),
             Box::new(move |cc| {
                 super::fonts::install(&cc.egui_ctx);
+                if let Some(render) = cc.wgpu_render_state.as_ref() {
+                    crate::device::page_gpu::share(WgpuSetup {
+                        instance: render.instance.clone(),
+                        adapter: render.adapter.clone(),
+                        device: render.device.clone(),
+                        queue: render.queue.clone(),
+                        backend: render.adapter.get_info().backend,
+                    });
+                }
                 let saved: Option<settings::Settings> =
                     cc.storage.and_then(|s| eframe::get_value(s, settings::KEY));
                 let mut app = App::default();
@@ -86,6 +96,30 @@ async fn run(canvas_id: &str) -> Result<(), JsValue> {
             }),
         )
         .await
+}
+
+/// eframe's options: on WebGPU its device is asked for all the adapter can do (the limits and
+/// features Burn's kernels ask for), since the models trained in the page share it.
+fn web_options() -> eframe::WebOptions {
+    let mut options = eframe::WebOptions::default();
+    if let egui_wgpu::WgpuSetup::CreateNew(create) = &mut options.wgpu_options.wgpu_setup {
+        let drawing_only = create.device_descriptor.clone();
+        create.device_descriptor = std::sync::Arc::new(move |adapter| {
+            if adapter.get_info().backend != wgpu::Backend::BrowserWebGpu {
+                return drawing_only(adapter);
+            }
+            wgpu::DeviceDescriptor {
+                label: Some("beyond: drawing and training"),
+                required_features: adapter
+                    .features()
+                    .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+                required_limits: adapter.limits(),
+                memory_hints: wgpu::MemoryHints::MemoryUsage,
+                ..drawing_only(adapter)
+            }
+        });
+    }
+    options
 }
 
 /// What the page's address asks for.

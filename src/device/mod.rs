@@ -302,10 +302,73 @@ fn init_gpu(choice: DeviceChoice) -> Result<(Device, DeviceInfo)> {
 }
 
 async fn init_gpu_async(choice: DeviceChoice) -> Result<(Device, DeviceInfo)> {
+    #[cfg(target_family = "wasm")]
+    if let Some(shared) = page_gpu::device(choice) {
+        return Ok(shared);
+    }
     let options = Device::wgpu_options().graphics_api(graphics_api(choice));
     match options.init_with_setup_async().await {
         Ok((device, setup)) => Ok((device, gpu_info(choice, &setup.adapter.get_info()))),
         Err(e) => Err(Error::Device(format!("{choice}: {e}"))),
+    }
+}
+
+/// The web page's own GPU device (the one eframe draws with), shared by the models trained in the
+/// page, as the page registers it: one device for drawing and computing, where two would each
+/// hold their own memory and queue.
+#[cfg(target_family = "wasm")]
+pub mod page_gpu {
+    use std::cell::RefCell;
+
+    use burn::prelude::Device;
+    use burn::tensor::wgpu::WgpuSetup;
+
+    use super::{DeviceChoice, DeviceInfo, gpu_info};
+
+    enum Shared {
+        /// Registered by the page, not yet used.
+        Setup(WgpuSetup),
+        /// Registered with Burn once, then cloned.
+        Device(Box<(Device, burn::tensor::wgpu::wgpu::AdapterInfo)>),
+        /// Burn could not use it: the models get a device of their own.
+        Refused,
+    }
+
+    thread_local! {
+        static SHARED: RefCell<Option<Shared>> = const { RefCell::new(None) };
+    }
+
+    /// Offers the page's device (WebGPU only: a WebGL context cannot compute).
+    pub fn share(setup: WgpuSetup) {
+        if setup.backend == burn::tensor::wgpu::wgpu::Backend::BrowserWebGpu {
+            SHARED.with(|s| *s.borrow_mut() = Some(Shared::Setup(setup)));
+        }
+    }
+
+    /// The shared device for a GPU choice, when the page offered one that Burn can use.
+    pub(super) fn device(choice: DeviceChoice) -> Option<(Device, DeviceInfo)> {
+        SHARED.with(|s| {
+            let mut slot = s.borrow_mut();
+            if let Some(Shared::Setup(setup)) = slot.take() {
+                let info = setup.adapter.get_info();
+                *slot = Some(match Device::wgpu_options().setup(setup).init() {
+                    Ok(device) => Shared::Device(Box::new((device, info))),
+                    Err(e) => {
+                        log::warn!("the page's GPU device cannot train: {e}");
+                        Shared::Refused
+                    }
+                });
+            }
+            match slot.as_ref()? {
+                Shared::Device(shared) => {
+                    let (device, info) = shared.as_ref();
+                    let mut about = gpu_info(choice, info);
+                    about.backend = format!("{} (shared with the page)", about.backend);
+                    Some((device.clone(), about))
+                }
+                Shared::Refused | Shared::Setup(_) => None,
+            }
+        })
     }
 }
 
