@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::eval::mcq::{self, McqOptions, McqReport, McqSet, Scoring};
 use crate::jobs::{Event, JobContext, yield_now};
 use crate::model::checkpoint::{TOKENIZER_FILE, checkpoint_files_async};
-use crate::model::{Llama, LlamaConfig, SaveOptions, TextTokenizer};
+use crate::model::generate::generate_async;
+use crate::model::{Generation, Llama, LlamaConfig, SamplingConfig, SaveOptions, TextTokenizer};
 use crate::train::live::{LiveTrainer, windows};
 use crate::train::{AdamWConfig, OptimizerConfig};
 use crate::world::{self, WorldSpec};
@@ -89,7 +90,12 @@ pub struct Lesson {
     pub tokenizer_json: Vec<u8>,
     /// The world's benchmark, `bench/questions.jsonl`.
     pub questions_jsonl: Vec<u8>,
+    /// The first words of the world's first English document: a prompt to continue.
+    pub prompt_example: String,
 }
+
+/// Tokens the trained model adds to a prompt it continues.
+pub const NEW_TOKENS: usize = 24;
 
 /// Where the lesson's questions come from, in messages.
 const QUESTIONS_FILE: &str = "bench/questions.jsonl";
@@ -103,6 +109,33 @@ impl Lesson {
         Ok(files)
     }
 
+    /// The world's tokenizer.
+    pub fn tokenizer(&self) -> Result<TextTokenizer> {
+        TextTokenizer::from_bytes(
+            &self.tokenizer_json,
+            std::path::Path::new(TOKENIZER_FILE),
+            None,
+            None,
+            &[],
+        )
+    }
+
+    /// The trained model's greedy continuation of `prompt` (at most `max_new_tokens` tokens),
+    /// each token read back without blocking.
+    pub async fn continue_text(&self, prompt: &str, max_new_tokens: usize) -> Result<Generation> {
+        let tokenizer = self.tokenizer()?;
+        let ids = tokenizer.encode_with_bos(prompt)?;
+        generate_async(
+            &self.model,
+            Some(&tokenizer),
+            &ids,
+            &SamplingConfig::greedy(max_new_tokens),
+            &tokenizer.eos_ids,
+            |_| std::ops::ControlFlow::Continue(()),
+        )
+        .await
+    }
+
     /// The world's English questions.
     pub fn questions(&self) -> Result<McqSet> {
         let text = String::from_utf8_lossy(&self.questions_jsonl);
@@ -113,13 +146,7 @@ impl Lesson {
     /// scored both ways: the likeliest answer letter, and the likeliest option text. Scores are
     /// read back without blocking, so a web page keeps drawing.
     pub async fn ask(&self, limit: Option<usize>, ctx: &JobContext) -> Result<McqReport> {
-        let tokenizer = TextTokenizer::from_bytes(
-            &self.tokenizer_json,
-            std::path::Path::new(TOKENIZER_FILE),
-            None,
-            None,
-            &[],
-        )?;
+        let tokenizer = self.tokenizer()?;
         let set = self.questions()?;
         let options = McqOptions {
             shots: 0,
@@ -179,6 +206,11 @@ pub async fn run(
         &[],
     )?;
     let corpus = String::from_utf8_lossy(file("corpus/en.txt")?).into_owned();
+    let prompt_example = corpus
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().take(4).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
     let mut tokens = Vec::new();
     for document in corpus.lines().filter(|l| !l.trim().is_empty()) {
         tokens.extend(tokenizer.encode_with_bos(document)?);
@@ -251,6 +283,7 @@ pub async fn run(
         model: trainer.model(),
         tokenizer_json,
         questions_jsonl,
+        prompt_example,
     })
 }
 
@@ -268,6 +301,7 @@ mod tests {
         });
         let events: Vec<Event> = job.events.iter().collect();
         let (lesson, asked) = job.wait().unwrap();
+        assert!(!lesson.prompt_example.is_empty());
         let report = &lesson.report;
         assert_eq!(report.losses.len(), 40);
         let losses: Vec<f64> = events
@@ -326,6 +360,25 @@ mod tests {
         let got = loaded.forward(ids, Default::default()).into_data();
         want.assert_approx_eq::<f32>(&got, burn::tensor::Tolerance::absolute(1e-5));
 
+        // A continuation read back token by token is the blocking generator's.
+        let tokenizer = lesson.tokenizer().unwrap();
+        let continued =
+            futures_lite::future::block_on(lesson.continue_text(&lesson.prompt_example, 12))
+                .unwrap();
+        let ids = tokenizer.encode_with_bos(&lesson.prompt_example).unwrap();
+        let blocking = crate::model::generate(
+            &lesson.model,
+            Some(&tokenizer),
+            &ids,
+            &SamplingConfig::greedy(12),
+            &tokenizer.eos_ids,
+            |_| std::ops::ControlFlow::Continue(()),
+        )
+        .unwrap();
+        assert_eq!(continued.ids, blocking.ids);
+        assert_eq!(continued.text, blocking.text);
+        assert!(continued.ids.len() > ids.len());
+
         // The benchmark: every English question of the world's file, whole (the model's context
         // holds the longest prompt), scored both ways as the blocking scorer scores them.
         let english = String::from_utf8_lossy(&lesson.questions_jsonl)
@@ -335,14 +388,6 @@ mod tests {
         assert!(english >= 40, "{english} English questions");
         assert_eq!(asked.questions, english);
         assert_eq!(asked.truncated, 0, "prompts cut to fit the context");
-        let tokenizer = TextTokenizer::from_bytes(
-            &lesson.tokenizer_json,
-            std::path::Path::new("tokenizer.json"),
-            None,
-            None,
-            &[],
-        )
-        .unwrap();
         let options = McqOptions {
             batch_size: 3,
             ..McqOptions::default()

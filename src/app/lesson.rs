@@ -10,7 +10,8 @@ use super::running::Task;
 use super::style;
 use crate::device::{self, DeviceChoice};
 use crate::eval::mcq::{McqReport, McqSet};
-use crate::lesson::{self, Lesson, LessonReport, LessonSpec};
+use crate::lesson::{self, Lesson, LessonReport, LessonSpec, NEW_TOKENS};
+use crate::model::Generation;
 
 /// The trained model's folder (in the browser, the zip's name and its one folder).
 pub const MODEL_FOLDER: &str = "lesson-model";
@@ -41,6 +42,13 @@ pub struct LessonPanel {
     pub ask_when_trained: bool,
     /// Set once per finished benchmark, for a face that reports it elsewhere (the web page).
     pub asked: Option<Result<McqReport, String>>,
+    /// A prompt for the trained model to continue, and its continuation.
+    pub prompt: String,
+    continuation: Task<Generation>,
+    /// Continue the prompt as soon as the lesson has trained the model (the address asks).
+    pub continue_when_trained: bool,
+    /// Set once per finished continuation, for a face that reports it elsewhere.
+    pub continued: Option<Result<Generation, String>>,
 }
 
 impl Default for LessonPanel {
@@ -60,6 +68,10 @@ impl Default for LessonPanel {
             ask_limit: None,
             ask_when_trained: false,
             asked: None,
+            prompt: String::new(),
+            continuation: Task::default(),
+            continue_when_trained: false,
+            continued: None,
         }
     }
 }
@@ -123,6 +135,21 @@ impl LessonPanel {
             });
     }
 
+    /// Has the trained model continue the panel's prompt (greedy decoding).
+    pub fn start_continue(&mut self, ctx: &egui::Context) {
+        let Some(lesson) = self.task.output().cloned() else {
+            return;
+        };
+        if self.prompt.trim().is_empty() {
+            self.prompt = lesson.prompt_example.clone();
+        }
+        let prompt = self.prompt.clone();
+        self.continuation
+            .start_async("continue", ctx, move |_| async move {
+                lesson.continue_text(&prompt, NEW_TOKENS).await
+            });
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         if self.task.poll() {
             self.finished = self.task.result().map(|r| match r {
@@ -136,10 +163,21 @@ impl LessonPanel {
                 if std::mem::take(&mut self.ask_when_trained) {
                     self.start_ask(ui.ctx());
                 }
+                if let Some(lesson) = self.task.output()
+                    && self.prompt.trim().is_empty()
+                {
+                    self.prompt = lesson.prompt_example.clone();
+                }
+                if std::mem::take(&mut self.continue_when_trained) {
+                    self.start_continue(ui.ctx());
+                }
             }
         }
         if self.save.poll() {
             self.saved = self.save.result().cloned();
+        }
+        if self.continuation.poll() {
+            self.continued = self.continuation.result().cloned();
         }
         if self.ask.poll() {
             self.asked = self
@@ -199,6 +237,7 @@ impl LessonPanel {
                 report.seconds,
             ));
             self.save_ui(ui);
+            self.continue_ui(ui);
             self.ask_ui(ui);
         }
         if !losses.is_empty() {
@@ -215,6 +254,29 @@ impl LessonPanel {
 }
 
 impl LessonPanel {
+    /// A prompt for the model to continue, and what it wrote.
+    fn continue_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.add(egui::TextEdit::singleline(&mut self.prompt).desired_width(320.0))
+                .accessible_name("prompt");
+            let idle = !self.continuation.is_running() && !self.task.is_running();
+            if ui
+                .add_enabled(idle, egui::Button::new("Continue"))
+                .on_hover_text(format!(
+                    "the trained model writes {NEW_TOKENS} more tokens (greedy decoding)"
+                ))
+                .clicked()
+            {
+                self.start_continue(ui.ctx());
+            }
+            self.continuation.status_ui(ui, true);
+            if let Some(generation) = self.continuation.output() {
+                ui.label(egui::RichText::new(format!("…{}", generation.text)).strong());
+            }
+        });
+        self.continuation.error_ui(ui);
+    }
+
     /// The button that asks the world's questions, and the model's answers.
     fn ask_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
@@ -353,6 +415,19 @@ mod tests {
         let checkpoint = crate::model::Checkpoint::open(&folder).unwrap();
         assert_eq!(checkpoint.config.hidden_size, 32);
         assert!(folder.join("tokenizer.json").is_file());
+
+        // It continues the world's first words.
+        click(&mut h, "Continue");
+        for _ in 0..3000 {
+            h.step();
+            if h.state().continued.is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let continued = h.state_mut().continued.take().unwrap().unwrap();
+        assert!(continued.ids.len() > continued.prompt_len);
+        assert!(!h.state().prompt.is_empty());
 
         // The world's questions put to it, with what it chose.
         h.state_mut().ask_limit = Some(2);

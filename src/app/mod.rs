@@ -311,6 +311,12 @@ impl App {
                 Err(e) => web::publish("benchmark_error", &e.into()),
             }
         }
+        if let Some(continued) = self.lesson.continued.take() {
+            match continued {
+                Ok(generation) => web::publish_json("continuation", &generation),
+                Err(e) => web::publish("continuation_error", &e.into()),
+            }
+        }
         if self.page == Page::Microscope {
             web::publish_json("microscope", &self.microscope.loaded());
         }

@@ -5,7 +5,8 @@
 //! The page's address can ask for a start: `?lesson=run` trains the lesson at once,
 //! `&device=cpu|webgpu|auto` picks where, `&steps=N` how long, `&save=zip` downloads the
 //! trained model as soon as it is trained (`window.beyond.saved` then says what was saved), and
-//! `&ask=N|all` puts the world's questions (N per subject) to it (`window.beyond.benchmark`).
+//! `&ask=N|all` puts the world's questions (N per subject) to it (`window.beyond.benchmark`),
+//! and `&prompt=TEXT` has it continue TEXT (`window.beyond.continuation`).
 //! `?page=microscope` opens the token microscope, whose loaded tokenizers are published as
 //! `window.beyond.microscope`.
 
@@ -80,6 +81,10 @@ async fn run(canvas_id: &str) -> Result<(), JsValue> {
                     app.lesson.steps = steps;
                 }
                 app.lesson.save_when_trained = asks.save;
+                if let Some(prompt) = asks.prompt {
+                    app.lesson.prompt = prompt;
+                    app.lesson.continue_when_trained = true;
+                }
                 if let Some(limit) = asks.ask {
                     app.lesson.ask_when_trained = true;
                     app.lesson.ask_limit = limit;
@@ -129,6 +134,8 @@ struct Asks {
     lesson: bool,
     /// Download the trained model.
     save: bool,
+    /// A prompt for the trained model to continue.
+    prompt: Option<String>,
     /// Put the world's questions to the trained model: at most this many per subject.
     ask: Option<Option<usize>>,
     device: Option<DeviceChoice>,
@@ -149,6 +156,7 @@ impl Asks {
             }),
             lesson: get("lesson").is_some_and(|v| v == "run"),
             save: get("save").is_some_and(|v| v == "zip"),
+            prompt: get("prompt").filter(|p| !p.trim().is_empty()),
             ask: get("ask").and_then(|v| match v.as_str() {
                 "all" => Some(None),
                 n => n.parse().ok().map(Some),

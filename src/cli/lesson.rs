@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use beyond::jobs::Job;
-use beyond::lesson::{self, LessonSpec};
+use beyond::lesson::{self, LessonSpec, NEW_TOKENS};
 use beyond::model::checkpoint::write_folder;
 
 use super::{Common, print_json, render};
@@ -26,6 +26,9 @@ pub struct LessonArgs {
     /// Then put the world's English benchmark questions to the trained model.
     #[arg(long)]
     ask: bool,
+    /// Then have the trained model continue this text (greedy decoding).
+    #[arg(long, value_name = "TEXT")]
+    prompt: Option<String>,
     /// With --ask: at most this many questions per subject.
     #[arg(long, value_name = "N", requires = "ask")]
     questions: Option<usize>,
@@ -39,7 +42,7 @@ pub fn run(a: LessonArgs) -> anyhow::Result<()> {
     spec.steps = a.steps;
     let name = info.summary();
     let save = a.save.clone();
-    let (ask, limit) = (a.ask, a.questions);
+    let (ask, limit, prompt) = (a.ask, a.questions, a.prompt.clone());
     let job = Job::spawn_async("lesson", None, move |ctx| async move {
         let lesson = lesson::run(spec, device, name, &ctx).await?;
         if let Some(dir) = &save {
@@ -47,12 +50,17 @@ pub fn run(a: LessonArgs) -> anyhow::Result<()> {
             write_folder(dir, &lesson.checkpoint_files().await?)?;
             ctx.message(format!("saved the model in {}", dir.display()));
         }
+        let continuation = match &prompt {
+            Some(p) => Some(lesson.continue_text(p, NEW_TOKENS).await?),
+            None => None,
+        };
         let benchmark = match ask {
             true => Some(lesson.ask(limit, &ctx).await?),
             false => None,
         };
         Ok(Outcome {
             report: lesson.report,
+            continuation,
             benchmark,
         })
     });
@@ -73,6 +81,9 @@ pub fn run(a: LessonArgs) -> anyhow::Result<()> {
         report.vocab_size,
         report.seconds
     );
+    if let (Some(prompt), Some(generation)) = (&a.prompt, &outcome.continuation) {
+        println!("{prompt}…{}", generation.text);
+    }
     if let Some(benchmark) = &outcome.benchmark {
         for mode in &benchmark.modes {
             let correct = mode
@@ -97,6 +108,8 @@ pub fn run(a: LessonArgs) -> anyhow::Result<()> {
 struct Outcome {
     #[serde(flatten)]
     report: lesson::LessonReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    continuation: Option<beyond::model::Generation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     benchmark: Option<beyond::eval::mcq::McqReport>,
 }

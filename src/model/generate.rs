@@ -194,8 +194,23 @@ pub fn argmax(values: &[f32]) -> u32 {
 
 /// Generates from `prompt` (ids, BOS included if wanted). With a tokenizer, text is decoded as
 /// it comes and stop strings apply; without one, only ids are produced. `on_token` may stop the
-/// generation by returning `ControlFlow::Break`.
+/// generation by returning `ControlFlow::Break`. Blocks until done (see [`generate_async`]).
 pub fn generate(
+    model: &Llama,
+    tokenizer: Option<&TextTokenizer>,
+    prompt: &[u32],
+    config: &SamplingConfig,
+    eos_ids: &[u32],
+    on_token: impl FnMut(&TokenStep) -> ControlFlow<()>,
+) -> Result<Generation> {
+    futures_lite::future::block_on(generate_async(
+        model, tokenizer, prompt, config, eos_ids, on_token,
+    ))
+}
+
+/// [`generate`], reading each token's logits back without blocking and yielding after every
+/// token: the form a web page can run.
+pub async fn generate_async(
     model: &Llama,
     tokenizer: Option<&TextTokenizer>,
     prompt: &[u32],
@@ -234,7 +249,9 @@ pub fn generate(
             },
         );
         let mut logits = logits
-            .into_data()
+            .into_data_async()
+            .await
+            .map_err(|e| Error::Device(format!("reading logits: {e:?}")))?
             .try_into_vec::<f32>()
             .map_err(|e| Error::Device(format!("reading logits: {e:?}")))?;
         let next = sampler.next(&mut logits, &ids);
@@ -271,6 +288,7 @@ pub fn generate(
             stop_reason = StopReason::Cancelled;
             break;
         }
+        crate::jobs::yield_now().await;
         if is_eos {
             stop_reason = StopReason::Eos;
             break;

@@ -11,6 +11,8 @@ For each device the page offers (WebGPU, and the CPU fallback) it opens the buil
 - the trained model comes out as a download (`&save=zip`): a zip of one HF checkpoint folder
   whose config and tokenizer are the desktop's and whose every weight equals the desktop's
   (`beyond lesson --save DIR`) within 1e-3;
+- the trained model continues a prompt in the page (`&prompt=TEXT`, greedy) with the very tokens
+  the desktop's model writes (`beyond lesson --prompt TEXT`);
 - the world's benchmark put to the trained model in the page (`&ask=N`, N questions per subject)
   scores every option as the desktop does (`beyond lesson --ask --questions N`) within 1e-3, and
   picks the same answers;
@@ -40,6 +42,7 @@ import struct
 import subprocess
 import sys
 import threading
+import urllib.parse
 import zipfile
 
 from PIL import Image
@@ -79,8 +82,11 @@ FREEZE_MS = {"cpu": 1000, "webgpu": 10000, "auto": 10000}
 DONE = "window.beyond && (window.beyond.lesson || window.beyond.lesson_error || window.beyond.error)"
 SAVED = "window.beyond && (window.beyond.saved || window.beyond.save_error || window.beyond.error)"
 ASKED = "window.beyond && (window.beyond.benchmark || window.beyond.benchmark_error || window.beyond.error)"
+CONTINUED = "window.beyond && (window.beyond.continuation || window.beyond.continuation_error || window.beyond.error)"
 # Questions per subject put to the lesson's model (the world has three subjects).
 ASK = 2
+# What the lesson's model is asked to continue.
+PROMPT = "The people of"
 MODEL_FILES = ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json"]
 
 
@@ -119,11 +125,13 @@ def run_device(browser, base, device, steps, desktop, out, failures):
     downloads = []
     page.on("download", lambda d: downloads.append(d))
     page.add_init_script(FRAME_RECORDER)
-    page.goto(f"{base}/?lesson=run&device={device}&steps={steps}&save=zip&ask={ASK}")
+    prompt = urllib.parse.quote(PROMPT)
+    page.goto(f"{base}/?lesson=run&device={device}&steps={steps}&save=zip&ask={ASK}&prompt={prompt}")
     page.wait_for_function(DONE, timeout=600_000, polling=500)
     if page.evaluate("!!window.beyond.lesson"):
         page.wait_for_function(SAVED, timeout=300_000, polling=250)
         page.wait_for_function(ASKED, timeout=600_000, polling=250)
+        page.wait_for_function(CONTINUED, timeout=600_000, polling=250)
     state = page.evaluate("JSON.stringify(window.beyond)")
     zip_path = out / f"model-{device}.zip"
     if downloads:
@@ -149,6 +157,8 @@ def run_device(browser, base, device, steps, desktop, out, failures):
         fail(f"saving the model failed: {state['save_error']}")
     if state.get("benchmark_error"):
         fail(f"the benchmark failed: {state['benchmark_error']}")
+    if state.get("continuation_error"):
+        fail(f"the continuation failed: {state['continuation_error']}")
     if errors:
         fail(f"console errors: {errors[:5]}")
     drawn, colours = not_blank(png)
@@ -186,6 +196,14 @@ def run_device(browser, base, device, steps, desktop, out, failures):
         if not close(a, b, 1e-3):
             fail(f"step {step}: gradient norm {a} in the browser, {b} on the desktop")
             break
+    if state.get("continuation"):
+        ours, theirs = json.loads(state["continuation"]), desktop["continuation"]
+        result["continuation"] = PROMPT + "…" + ours["text"]
+        if ours["ids"] != theirs["ids"]:
+            fail(f"the continuation {ours['text']!r} ({ours['ids']}) is not the desktop's "
+                 f"{theirs['text']!r} ({theirs['ids']})")
+    elif not state.get("continuation_error"):
+        fail("the prompt was not continued")
     if state.get("benchmark"):
         try:
             result.update(compare_benchmarks(json.loads(state["benchmark"]), desktop["benchmark"], 1e-3))
@@ -220,7 +238,7 @@ def desktop_lesson(beyond, steps, model_dir):
     `model_dir`."""
     out = subprocess.run(
         [beyond, "lesson", "--device", "cpu", "--json", "--steps", str(steps),
-         "--save", str(model_dir), "--ask", "--questions", str(ASK)],
+         "--save", str(model_dir), "--ask", "--questions", str(ASK), "--prompt", PROMPT],
         check=True, capture_output=True, text=True,
     ).stdout
     return dict(json.loads(out), model_dir=model_dir)
@@ -281,8 +299,17 @@ def microscope(browser, base, tokenizer, out, failures):
         "!document.getElementById('rfd-overlay').classList.contains('hidden'))"
     )
     try:
-        page.mouse.click(x, y)
-        page.wait_for_function(picked_or_card, timeout=60_000, polling=250)
+        # A person clicks again when nothing happens: the first click on a fresh page can be
+        # taken by the canvas gaining focus.
+        for clicks in range(1, 6):
+            page.mouse.click(x, y)
+            try:
+                page.wait_for_function(picked_or_card, timeout=10_000, polling=250)
+                break
+            except Exception:
+                if clicks == 5:
+                    raise
+        result["clicks"] = clicks
         if not chooser_opened:
             result["picker"] = "the card's file button"
             page.click("#rfd-input")
