@@ -235,44 +235,36 @@ pub(super) fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), Strin
     Ok(())
 }
 
-/// Sets `window.beyond[key]` (the object made on first use).
-pub(super) fn publish(key: &str, value: &JsValue) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let slot = JsValue::from_str("beyond");
-    let object = js_sys::Reflect::get(&window, &slot)
+/// `parent[key]` when it is an object, else a new object set there.
+fn object_at(parent: &JsValue, key: &str) -> JsValue {
+    let key = JsValue::from_str(key);
+    js_sys::Reflect::get(parent, &key)
         .ok()
         .filter(|o| o.is_object())
         .unwrap_or_else(|| {
             let o: JsValue = js_sys::Object::new().into();
-            let _ = js_sys::Reflect::set(&window, &slot, &o);
+            let _ = js_sys::Reflect::set(parent, &key, &o);
             o
-        });
-    let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), value);
+        })
+}
+
+/// Sets `window.beyond[key]` (the object made on first use).
+pub(super) fn publish(key: &str, value: &JsValue) {
+    if let Some(window) = web_sys::window() {
+        let beyond = object_at(&window, "beyond");
+        let _ = js_sys::Reflect::set(&beyond, &JsValue::from_str(key), value);
+    }
 }
 
 /// Publishes where a control is drawn, `window.beyond.controls[name] = [x, y]` (its centre in
 /// the canvas's CSS pixels), so a test can click it as a person would.
 pub(super) fn publish_control(name: &str, rect: egui::Rect) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    publish("controls_ready", &JsValue::TRUE);
-    let Ok(beyond) = js_sys::Reflect::get(&window, &"beyond".into()) else {
-        return;
-    };
-    let controls = js_sys::Reflect::get(&beyond, &"controls".into())
-        .ok()
-        .filter(|c| c.is_object())
-        .unwrap_or_else(|| {
-            let c: JsValue = js_sys::Object::new().into();
-            let _ = js_sys::Reflect::set(&beyond, &"controls".into(), &c);
-            c
-        });
-    let centre = rect.center();
-    let at = js_sys::Array::of2(&centre.x.into(), &centre.y.into());
-    let _ = js_sys::Reflect::set(&controls, &name.into(), &at);
+    if let Some(window) = web_sys::window() {
+        let controls = object_at(&object_at(&window, "beyond"), "controls");
+        let centre = rect.center();
+        let at = js_sys::Array::of2(&centre.x.into(), &centre.y.into());
+        let _ = js_sys::Reflect::set(&controls, &JsValue::from_str(name), &at);
+    }
 }
 
 /// Publishes a serialisable value as JSON text.
