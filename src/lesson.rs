@@ -57,6 +57,8 @@ impl LessonSpec {
     pub fn model_shape(&self, vocab_size: usize) -> LlamaConfig {
         let h = self.hidden_size;
         let mut c = LlamaConfig::new(vocab_size, h, 2 * h, self.layers, 2, 1);
+        // Training reads seq_len-token windows; the benchmark's prompts (question and options)
+        // are longer, and are cut when they do not fit.
         c.max_position_embeddings = self.seq_len.max(256);
         c
     }
