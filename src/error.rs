@@ -97,5 +97,20 @@ impl Error {
     }
 }
 
+/// The bytes of the file `path` as text (`path` may only name them, where they came from
+/// elsewhere: a file given to the web page); the error gives the offset of the first byte that
+/// is not UTF-8.
+pub fn utf8_text(path: &std::path::Path, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        Error::bad_file(
+            path,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

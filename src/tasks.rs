@@ -146,16 +146,7 @@ pub fn read_corpora<S: AsRef<str>>(specs: &[S]) -> Result<Vec<Corpus>> {
 
 /// A text file, or an error naming it and where its bytes stop being UTF-8.
 pub fn read_utf8(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    String::from_utf8(bytes).map_err(|e| {
-        Error::bad_file(
-            path,
-            format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })
+    crate::error::utf8_text(path, std::fs::read(path).map_err(|e| Error::io(path, e))?)
 }
 
 /// One corpus measured under each model.

@@ -318,6 +318,17 @@ impl LessonPanel {
             100.0 * chance
         ));
         super::knowledge::accuracy_grid(ui, "lesson-accuracy", report);
+        #[cfg(target_family = "wasm")]
+        if let Some(Err(e)) = super::web::download_button(
+            ui,
+            "Download the report (JSON)",
+            "download benchmark report",
+            "benchmark-report.json",
+            "application/json",
+            || serde_json::to_vec_pretty(report).unwrap_or_default(),
+        ) {
+            super::web::publish("download_error", &e.into());
+        }
         egui::CollapsingHeader::new("the questions and the model's choices")
             .id_salt("lesson-questions")
             .show(ui, |ui| {

@@ -5,93 +5,11 @@
 use super::files::{PathKind, path_field};
 use eframe::egui;
 
+use super::arrivals::Arrivals;
+use super::samples::{SAMPLES, first_paragraph};
 use super::style;
 use crate::model::TextTokenizer;
 use crate::vocab::{Piece, pieces};
-
-/// Texts to try, built in: the Universal Declaration of Human Rights in several scripts (code,
-/// name, the whole text; the first paragraph is shown).
-const SAMPLES: [(&str, &str, &str); 10] = [
-    (
-        "en",
-        "English",
-        include_str!("../../assets/corpora/udhr/en.txt"),
-    ),
-    (
-        "zh",
-        "Chinese",
-        include_str!("../../assets/corpora/udhr/zh.txt"),
-    ),
-    (
-        "ar",
-        "Arabic",
-        include_str!("../../assets/corpora/udhr/ar.txt"),
-    ),
-    (
-        "ur",
-        "Urdu",
-        include_str!("../../assets/corpora/udhr/ur.txt"),
-    ),
-    (
-        "hi",
-        "Hindi",
-        include_str!("../../assets/corpora/udhr/hi.txt"),
-    ),
-    (
-        "ta",
-        "Tamil",
-        include_str!("../../assets/corpora/udhr/ta.txt"),
-    ),
-    (
-        "sw",
-        "Swahili",
-        include_str!("../../assets/corpora/udhr/sw.txt"),
-    ),
-    (
-        "ru",
-        "Russian",
-        include_str!("../../assets/corpora/udhr/ru.txt"),
-    ),
-    (
-        "ko",
-        "Korean",
-        include_str!("../../assets/corpora/udhr/ko.txt"),
-    ),
-    (
-        "am",
-        "Amharic",
-        include_str!("../../assets/corpora/udhr/am.txt"),
-    ),
-];
-
-/// A sample's first paragraph: its first line of some length (the title and headings are short).
-fn first_paragraph(text: &str) -> &str {
-    text.lines()
-        .find(|l| l.chars().count() > 60)
-        .unwrap_or_else(|| text.lines().next().unwrap_or(""))
-}
-
-/// Tokenizer files read in the background: (slot, name, bytes), until the panel takes them.
-#[derive(Clone, Default)]
-pub struct Arrivals(std::sync::Arc<std::sync::Mutex<Vec<Arrival>>>);
-
-type Arrival = (usize, String, Result<Vec<u8>, String>);
-
-impl Arrivals {
-    #[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
-    pub fn put(&self, slot: usize, name: String, bytes: Result<Vec<u8>, String>) {
-        if let Ok(mut a) = self.0.lock() {
-            a.push((slot, name, bytes));
-        }
-    }
-
-    fn take(&self) -> Vec<Arrival> {
-        self.0
-            .lock()
-            .map(|mut a| a.drain(..).collect())
-            .unwrap_or_default()
-    }
-}
 
 pub struct MicroscopePanel {
     /// Each slot's file (a path on the desktop, a name on the web).

@@ -1,8 +1,9 @@
 //! The app: one egui app for the desktop window and the web page. Panels start core jobs and
 //! render what they return; they hold no work of their own. The web page has the pages that need
-//! no file system or threads of their own (the lesson, the token microscope); the others say
-//! they are for the desktop.
+//! no file system or threads of their own (the lesson, the token microscope, the vocabulary
+//! lab); the others say they are for the desktop.
 
+mod arrivals;
 mod bidi;
 #[cfg(feature = "native")]
 mod evaluate;
@@ -19,6 +20,7 @@ mod playground;
 #[cfg(feature = "native")]
 mod rate;
 mod running;
+mod samples;
 mod settings;
 #[cfg(feature = "native")]
 mod start;
@@ -33,7 +35,6 @@ mod train;
 mod train_export;
 #[cfg(feature = "native")]
 mod train_form;
-#[cfg(feature = "native")]
 mod vocabulary;
 #[cfg(target_family = "wasm")]
 pub mod web;
@@ -128,7 +129,8 @@ impl Page {
 
     /// Whether the page works where the app runs (on the web: no file system, no threads).
     fn available(self) -> bool {
-        cfg!(feature = "native") || matches!(self, Page::Lesson | Page::Microscope)
+        cfg!(feature = "native")
+            || matches!(self, Page::Lesson | Page::Microscope | Page::Vocabulary)
     }
 }
 
@@ -171,7 +173,6 @@ struct App {
     study: study::StudyPanel,
     #[cfg(feature = "native")]
     model: model::ModelPanel,
-    #[cfg(feature = "native")]
     vocabulary: vocabulary::VocabularyPanel,
     #[cfg(feature = "native")]
     train: train::TrainPanel,
@@ -212,17 +213,16 @@ impl App {
 
 impl App {
     fn settings(&self) -> settings::Settings {
-        #[cfg_attr(not(feature = "native"), allow(unused_mut))]
         let mut s = settings::Settings {
             page: Some(self.page.name().to_string()),
             ..settings::Settings::default()
         };
+        self.vocabulary.remember(&mut s);
         #[cfg(feature = "native")]
         {
             self.start.remember(&mut s);
             self.study.remember(&mut s);
             self.model.remember(&mut s);
-            self.vocabulary.remember(&mut s);
             self.train.remember(&mut s);
             self.evaluate.remember(&mut s);
             self.playground.remember(&mut s);
@@ -238,12 +238,12 @@ impl App {
         if !self.page.available() {
             self.page = Page::Lesson;
         }
+        self.vocabulary.restore(s);
         #[cfg(feature = "native")]
         {
             self.start.restore(s);
             self.study.restore(s);
             self.model.restore(s);
-            self.vocabulary.restore(s);
             self.train.restore(s);
             self.evaluate.restore(s);
             self.playground.restore(s);
@@ -284,6 +284,7 @@ impl App {
         self.web_frame();
         match self.page {
             Page::Microscope => self.microscope.ui(ui),
+            Page::Vocabulary => self.vocabulary.ui(ui),
             _ => self.lesson.ui(ui),
         }
     }
@@ -319,6 +320,9 @@ impl App {
         }
         if self.page == Page::Microscope {
             web::publish_json("microscope", &self.microscope.loaded());
+        }
+        if std::mem::take(&mut self.vocabulary.finished) {
+            web::publish_json("vocabulary", &self.vocabulary.report());
         }
     }
 }

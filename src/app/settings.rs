@@ -55,7 +55,11 @@ pub struct ModelSettings {
 pub struct VocabularySettings {
     pub tokenizer: Option<String>,
     pub corpora: Option<String>,
+    /// The built-in samples ticked: language codes separated by commas.
+    pub samples: Option<String>,
     pub reference: Option<String>,
+    /// The language new tokens are learned from (the web page).
+    pub learn_language: Option<String>,
     pub train_corpus: Option<String>,
     pub sizes: Option<String>,
     pub out: Option<String>,

@@ -8,14 +8,16 @@
 //! `&ask=N|all` puts the world's questions (N per subject) to it (`window.beyond.benchmark`),
 //! and `&prompt=TEXT` has it continue TEXT (`window.beyond.continuation`).
 //! `?page=microscope` opens the token microscope, whose loaded tokenizers are published as
-//! `window.beyond.microscope`.
+//! `window.beyond.microscope`. `?page=vocabulary` opens the vocabulary lab, where
+//! `&analyse=en,zh` analyses those built-in samples, `&extend=zh:200` learns 200 tokens from
+//! one and `&sweep=0,50,100` sweeps those sizes; what it found is `window.beyond.vocabulary`.
 
 use burn::tensor::wgpu::{WgpuSetup, wgpu};
 use eframe::{egui, egui_wgpu};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-use super::microscope::Arrivals;
+use super::arrivals::Arrivals;
 use super::{App, Page, settings};
 use crate::device::DeviceChoice;
 
@@ -68,9 +70,8 @@ async fn run(canvas_id: &str) -> Result<(), JsValue> {
                 let mut app = App::default();
                 app.restore(&saved.unwrap_or_default());
                 fetch_into(
-                    app.microscope.arrivals(),
+                    vec![app.microscope.arrivals(), app.vocabulary.arrivals()],
                     cc.egui_ctx.clone(),
-                    0,
                     "LLaMA-2 (bundled)",
                     LLAMA2_TOKENIZER,
                 );
@@ -81,6 +82,7 @@ async fn run(canvas_id: &str) -> Result<(), JsValue> {
                     app.lesson.steps = steps;
                 }
                 app.lesson.save_when_trained = asks.save;
+                asks.vocabulary(&mut app.vocabulary);
                 if let Some(prompt) = asks.prompt {
                     app.lesson.prompt = prompt;
                     app.lesson.continue_when_trained = true;
@@ -140,6 +142,12 @@ struct Asks {
     ask: Option<Option<usize>>,
     device: Option<DeviceChoice>,
     steps: Option<u64>,
+    /// Analyse the built-in samples of these languages (`&analyse=en,zh`).
+    analyse: Option<Vec<String>>,
+    /// Extend the tokenizer by N tokens learned from a language's text (`&extend=zh:200`).
+    extend: Option<(String, usize)>,
+    /// Sweep these extension sizes (`&sweep=0,50,100`).
+    sweep: Option<String>,
 }
 
 impl Asks {
@@ -151,6 +159,7 @@ impl Asks {
         Self {
             page: get("page").and_then(|v| match v.as_str() {
                 "microscope" => Some(Page::Microscope),
+                "vocabulary" => Some(Page::Vocabulary),
                 "lesson" => Some(Page::Lesson),
                 _ => None,
             }),
@@ -163,16 +172,43 @@ impl Asks {
             }),
             device: get("device").and_then(|d| d.parse().ok()),
             steps: get("steps").and_then(|s| s.parse().ok()),
+            analyse: get("analyse").map(|v| v.split(',').map(str::to_string).collect()),
+            extend: get("extend").and_then(|v| {
+                let (lang, n) = v.split_once(':')?;
+                Some((lang.to_string(), n.parse().ok()?))
+            }),
+            sweep: get("sweep"),
+        }
+    }
+
+    /// Queues the vocabulary lab's work the address asks for (it starts once the tokenizer
+    /// is in).
+    fn vocabulary(&self, panel: &mut super::vocabulary::VocabularyPanel) {
+        use super::vocabulary::Action;
+        if let Some(codes) = &self.analyse {
+            panel.use_samples(codes);
+            panel.queued.push(Action::Analyse);
+        }
+        if let Some((lang, add)) = &self.extend {
+            panel.learn_from(lang, *add);
+            panel.queued.push(Action::Extend);
+        }
+        if let Some(sizes) = &self.sweep {
+            panel.set_sizes(sizes);
+            panel.queued.push(Action::Sweep);
         }
     }
 }
 
-/// Fetches `url` (beside the page) as the microscope's tokenizer of `slot`.
-fn fetch_into(arrivals: Arrivals, ctx: egui::Context, slot: usize, name: &str, url: &str) {
+/// Fetches `url` (beside the page) as the first file of each of `arrivals` (slot 0: the
+/// microscope's base tokenizer, the vocabulary lab's tokenizer).
+fn fetch_into(arrivals: Vec<Arrivals>, ctx: egui::Context, name: &str, url: &str) {
     let (name, url) = (name.to_string(), url.to_string());
     wasm_bindgen_futures::spawn_local(async move {
         let bytes = fetch(&url).await.map_err(|e| format!("{url}: {e}"));
-        arrivals.put(slot, name, bytes);
+        for to in arrivals {
+            to.put(0, name.clone(), bytes.clone());
+        }
         ctx.request_repaint();
     });
 }
@@ -233,6 +269,21 @@ pub(super) fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), Strin
         .set_timeout_with_callback_and_timeout_and_arguments_0(later.unchecked_ref(), 60_000)
         .map_err(describe)?;
     Ok(())
+}
+
+/// A button, published as the control `control`, that offers `bytes()` to the browser as the
+/// download `name` when clicked; the download's outcome in the frame it is clicked.
+pub(super) fn download_button(
+    ui: &mut egui::Ui,
+    label: &str,
+    control: &str,
+    name: &str,
+    mime: &str,
+    bytes: impl FnOnce() -> Vec<u8>,
+) -> Option<Result<(), String>> {
+    let button = ui.button(label);
+    publish_control(control, button.rect);
+    button.clicked().then(|| download(name, &bytes(), mime))
 }
 
 /// `parent[key]` when it is an object, else a new object set there.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// A tokenizer and the special ids generation needs.
+#[derive(Clone)]
 pub struct TextTokenizer {
     pub inner: tokenizers::Tokenizer,
     pub path: PathBuf,

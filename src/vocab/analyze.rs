@@ -29,15 +29,7 @@ impl Corpus {
             .ok_or_else(|| crate::Error::InvalidInput(format!("`{spec}`: expected LANG=FILE")))?;
         let path = std::path::Path::new(path.trim());
         let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            crate::Error::bad_file(
-                path,
-                format!(
-                    "not UTF-8 text (invalid byte at offset {})",
-                    e.utf8_error().valid_up_to()
-                ),
-            )
-        })?;
+        let text = crate::error::utf8_text(path, bytes)?;
         Ok(Corpus {
             lang: lang.trim().to_string(),
             text,
@@ -162,7 +154,7 @@ fn unknown_id(tokenizer: &TextTokenizer) -> Option<u32> {
 
 /// Characters (not whitespace) that are not a whole vocabulary entry, by frequency.
 fn missing_characters(tokenizer: &TextTokenizer, text: &str) -> Vec<(String, usize)> {
-    let vocab = tokenizer.inner.get_vocab(true);
+    let known = |token: &str| tokenizer.inner.token_to_id(token).is_some();
     let mut counts: HashMap<char, usize> = HashMap::new();
     for c in text.chars().filter(|c| !c.is_whitespace()) {
         *counts.entry(c).or_default() += 1;
@@ -171,7 +163,7 @@ fn missing_characters(tokenizer: &TextTokenizer, text: &str) -> Vec<(String, usi
         .into_iter()
         .filter(|(c, _)| {
             let s = c.to_string();
-            !vocab.contains_key(&s) && !vocab.contains_key(&format!("\u{2581}{s}"))
+            !known(&s) && !known(&format!("\u{2581}{s}"))
         })
         .map(|(c, n)| (c.to_string(), n))
         .collect();
@@ -185,8 +177,18 @@ pub fn analyze(
     corpora: &[Corpus],
     reference: Option<&str>,
 ) -> Result<BTreeMap<String, LanguageStats>> {
+    futures_lite::future::block_on(analyze_async(tokenizer, corpora, reference))
+}
+
+/// [`analyze`], letting the host run after each language (a web page keeps drawing).
+pub async fn analyze_async(
+    tokenizer: &TextTokenizer,
+    corpora: &[Corpus],
+    reference: Option<&str>,
+) -> Result<BTreeMap<String, LanguageStats>> {
     let mut out = BTreeMap::new();
     for c in corpora {
+        crate::jobs::yield_now().await;
         out.insert(c.lang.clone(), analyze_corpus(tokenizer, &c.text)?);
     }
     if let Some(r) = reference {

@@ -6,10 +6,10 @@ pub mod resize;
 pub mod sweep;
 pub mod train;
 
-pub use analyze::{Corpus, LanguageStats, Piece, analyze, pieces};
+pub use analyze::{Corpus, LanguageStats, Piece, analyze, analyze_async, pieces};
 pub use extend::{Extension, Scope, extend, learn};
 #[cfg(feature = "native")]
 pub use resize::resize_checkpoint;
 pub use resize::{ResizeInit, ResizeReport, resize};
-pub use sweep::{SweepPoint, sweep};
+pub use sweep::{SweepPoint, sweep, sweep_async};
 pub use train::{Trained, train};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::analyze::{Corpus, LanguageStats, analyze};
+use super::analyze::{Corpus, LanguageStats, analyze_async};
 use super::extend::extend;
 use crate::error::{Error, Result};
 use crate::model::TextTokenizer;
@@ -21,6 +21,26 @@ pub struct SweepPoint {
 /// Extends `base` from `train_corpus` by each of `sizes` tokens and analyses `corpora` with
 /// every result.
 pub fn sweep(
+    base: &TextTokenizer,
+    train_corpus: &str,
+    sizes: &[usize],
+    min_frequency: u64,
+    corpora: &[Corpus],
+    reference: Option<&str>,
+) -> Result<Vec<SweepPoint>> {
+    futures_lite::future::block_on(sweep_async(
+        base,
+        train_corpus,
+        sizes,
+        min_frequency,
+        corpora,
+        reference,
+    ))
+}
+
+/// [`sweep`], letting the host run after each extension and each language's analysis (a web
+/// page keeps drawing).
+pub async fn sweep_async(
     base: &TextTokenizer,
     train_corpus: &str,
     sizes: &[usize],
@@ -46,11 +66,12 @@ pub fn sweep(
                 )?)
             }
         };
+        crate::jobs::yield_now().await;
         let t = tokenizer.as_ref().unwrap_or(base);
         points.push(SweepPoint {
             added,
             vocab_size: t.vocab_size(),
-            languages: analyze(t, corpora, reference)?,
+            languages: analyze_async(t, corpora, reference).await?,
         });
     }
     Ok(points)

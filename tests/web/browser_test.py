@@ -20,9 +20,18 @@ For each device the page offers (WebGPU, and the CPU fallback) it opens the buil
   page draws with;
 - the tab kept drawing: the longest main-thread task and the gaps between animation frames.
 
+The benchmark's report is downloaded with a click on its button and must be what the page
+reported.
+
 Then it opens the token microscope (`?page=microscope`), clicks its Open button for the second
 tokenizer as a person would, gives the browser's file picker the lesson's `tokenizer.json`, and
 checks that both tokenizers loaded (LLaMA-2's, fetched beside the page, and the picked one).
+
+Then the vocabulary lab (`?page=vocabulary`): LLaMA-2's tokenizer on built-in UDHR samples in
+four scripts, extended by tokens learned from the Chinese one, and a sweep of extension sizes.
+Its analysis, extension and sweep must equal the desktop's (`beyond vocab analyze|extend|sweep
+--json` on the repository's UDHR files), and the extended tokenizer downloaded with a click must
+be, byte for byte, the file `beyond vocab extend` writes.
 
 Usage: browser_test.py --dist web/dist --beyond target/debug/beyond --steps N --out DIR [--rounds R]
 Each round runs the desktop's lesson (`beyond lesson --device cpu --json`) and then the page on
@@ -87,6 +96,11 @@ CONTINUED = "window.beyond && (window.beyond.continuation || window.beyond.conti
 ASK = 2
 # What the lesson's model is asked to continue.
 PROMPT = "The people of"
+# The vocabulary lab: built-in samples analysed, the language learned from and how many tokens,
+# the sweep's sizes.
+VOCAB_LANGS = ["en", "zh", "ar", "hi"]
+VOCAB_LEARN, VOCAB_ADD, VOCAB_SIZES = "zh", 200, [0, 50, 200]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 MODEL_FILES = ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json"]
 
 
@@ -117,6 +131,28 @@ def close(a, b, tol):
     return abs(a - b) <= tol * max(1.0, abs(b))
 
 
+def download_by_click(page, control, path, tries=5):
+    """Clicks the app's button `control` as a person would, again when a click is lost, and
+    saves what the browser downloads as `path`. Returns the clicks it took."""
+    page.wait_for_function(
+        f"window.beyond && window.beyond.controls && window.beyond.controls['{control}']",
+        timeout=60_000, polling=250,
+    )
+    height = page.viewport_size["height"]
+    for clicks in range(1, tries + 1):
+        x, y = page.evaluate(f"window.beyond.controls['{control}']")
+        if y > height:
+            raise ValueError(f"the button `{control}` is drawn below the window (y={y:.0f})")
+        try:
+            with page.expect_download(timeout=10_000) as download:
+                page.mouse.click(x, y)
+            download.value.save_as(str(path))
+            return clicks
+        except Exception:
+            if clicks == tries:
+                raise
+
+
 def run_device(browser, base, device, steps, desktop, out, failures):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors = []
@@ -132,6 +168,12 @@ def run_device(browser, base, device, steps, desktop, out, failures):
         page.wait_for_function(SAVED, timeout=300_000, polling=250)
         page.wait_for_function(ASKED, timeout=600_000, polling=250)
         page.wait_for_function(CONTINUED, timeout=600_000, polling=250)
+    report_path, report_error = out / f"benchmark-{device}.json", None
+    if page.evaluate("!!window.beyond.benchmark"):
+        try:
+            download_by_click(page, "download benchmark report", report_path)
+        except Exception as e:
+            report_error = str(e)
     state = page.evaluate("JSON.stringify(window.beyond)")
     zip_path = out / f"model-{device}.zip"
     if downloads:
@@ -209,6 +251,12 @@ def run_device(browser, base, device, steps, desktop, out, failures):
             result.update(compare_benchmarks(json.loads(state["benchmark"]), desktop["benchmark"], 1e-3))
         except ValueError as e:
             fail(f"the benchmark: {e}")
+        if report_error:
+            fail(f"the benchmark's report was not downloaded: {report_error}")
+        elif json.loads(report_path.read_text()) != json.loads(state["benchmark"]):
+            fail("the downloaded benchmark report is not the one the page reported")
+        else:
+            result["benchmark_report_bytes"] = report_path.stat().st_size
     elif not state.get("benchmark_error"):
         fail("the benchmark was not asked")
     if not downloads:
@@ -396,6 +444,114 @@ def speeds(runs):
     return {"median": statistics.median(values), "min": values[0], "max": values[-1], "runs": len(values)}
 
 
+def desktop_vocabulary(beyond, out):
+    """The vocabulary lab's work on the desktop: `beyond vocab analyze|extend|sweep --json` on
+    the repository's LLaMA-2 tokenizer and UDHR files."""
+    tokenizer = REPO / "assets/tokenizers/llama2/tokenizer.json"
+    udhr = REPO / "assets/corpora/udhr"
+    corpora = [a for lang in VOCAB_LANGS for a in ("--corpus", f"{lang}={udhr / lang}.txt")]
+    run = lambda *args: json.loads(subprocess.run(
+        [beyond, "vocab", *args, "--json"], check=True, capture_output=True, text=True,
+    ).stdout)
+    extended = out / "desktop-extended-tokenizer.json"
+    return {
+        "analysis": run("analyze", "--tokenizer", str(tokenizer), *corpora, "--reference", "en"),
+        "extension": run("extend", "--tokenizer", str(tokenizer),
+                         "--corpus", str(udhr / f"{VOCAB_LEARN}.txt"),
+                         "--add", str(VOCAB_ADD), "--out", str(extended)),
+        "sweep": run("sweep", "--tokenizer", str(tokenizer),
+                     "--train-corpus", str(udhr / f"{VOCAB_LEARN}.txt"),
+                     "--sizes", ",".join(map(str, VOCAB_SIZES)), *corpora, "--reference", "en"),
+        "tokenizer_file": extended,
+    }
+
+
+def same(ours, theirs, tol=1e-9, where="") -> None:
+    """Raises ValueError at the first place two JSON values differ (numbers within `tol`)."""
+    if isinstance(theirs, dict):
+        if not isinstance(ours, dict) or set(ours) != set(theirs):
+            raise ValueError(f"{where}: keys {sorted(ours) if isinstance(ours, dict) else ours} "
+                             f"against {sorted(theirs)}")
+        for k in theirs:
+            same(ours[k], theirs[k], tol, f"{where}.{k}")
+    elif isinstance(theirs, list):
+        if not isinstance(ours, list) or len(ours) != len(theirs):
+            raise ValueError(f"{where}: {ours!r:.200} against {theirs!r:.200}")
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            same(a, b, tol, f"{where}[{i}]")
+    elif isinstance(theirs, float) or isinstance(ours, float):
+        if not (isinstance(ours, (int, float)) and close(ours, theirs, tol)):
+            raise ValueError(f"{where}: {ours!r} against {theirs!r}")
+    elif ours != theirs:
+        raise ValueError(f"{where}: {ours!r:.200} against {theirs!r:.200}")
+
+
+def vocabulary(browser, base, beyond, out, failures):
+    """The vocabulary lab in the page against the desktop's `beyond vocab`."""
+    desktop = desktop_vocabulary(beyond, out)
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    fail = lambda what: failures.append(f"vocabulary: {what}")
+    page.add_init_script(FRAME_RECORDER)
+    sizes = ",".join(map(str, VOCAB_SIZES))
+    page.goto(f"{base}/?page=vocabulary&analyse={','.join(VOCAB_LANGS)}"
+              f"&extend={VOCAB_LEARN}:{VOCAB_ADD}&sweep={sizes}")
+    done = ("window.beyond && (window.beyond.error || (window.beyond.vocabulary && (() => {"
+            " const v = JSON.parse(window.beyond.vocabulary);"
+            " return Object.keys(v.errors).length || (v.analysis && v.extension && v.sweep); })()))")
+    result = {"page": "vocabulary"}
+    try:
+        page.wait_for_function(done, timeout=300_000, polling=250)
+    except Exception as e:
+        fail(f"the page did not finish: {e}")
+    state = json.loads(page.evaluate("JSON.stringify(window.beyond || {})"))
+    found = json.loads(state.get("vocabulary") or "{}")
+    if state.get("error") or found.get("errors"):
+        fail(f"the page failed: {state.get('error') or found.get('errors')}")
+    downloaded = out / "page-extended-tokenizer.json"
+    if found.get("extension"):
+        try:
+            result["download_clicks"] = download_by_click(page, "download extended tokenizer", downloaded)
+        except Exception as e:
+            fail(f"the extended tokenizer was not downloaded: {e}")
+    page.wait_for_timeout(300)
+    png = out / "page-vocabulary.png"
+    page.screenshot(path=str(png))
+    long_tasks = sorted(page.evaluate("window.__longTasks"))
+    page.close()
+    result.update(console_errors=errors, longest_task_ms=long_tasks[-1] if long_tasks else 0.0)
+    if errors:
+        fail(f"console errors: {errors[:5]}")
+    drawn, colours = not_blank(png)
+    if not drawn:
+        fail(f"the screenshot {png} is blank ({colours} colours)")
+    if long_tasks and long_tasks[-1] > FREEZE_MS["cpu"]:
+        fail(f"the tab froze: the main thread was busy for {long_tasks[-1]:.0f} ms at once")
+    for part in ("analysis", "extension", "sweep"):
+        try:
+            same(found.get(part), desktop[part], where=part)
+        except ValueError as e:
+            fail(f"the {part} differs from the desktop's: {e}")
+    if found.get("tokenizer") != "LLaMA-2 (bundled)":
+        fail(f"analysed with {found.get('tokenizer')!r}, not the bundled LLaMA-2 tokenizer")
+    if downloaded.exists():
+        if downloaded.read_bytes() != desktop["tokenizer_file"].read_bytes():
+            fail("the downloaded tokenizer.json is not the file `beyond vocab extend` writes")
+        result["extended_tokenizer_bytes"] = downloaded.stat().st_size
+    if found.get("analysis"):
+        result["tokens_per_character"] = {
+            lang: round(s["tokens_per_character"], 3) for lang, s in found["analysis"].items()
+        }
+    if found.get("sweep"):
+        result["sweep"] = {
+            p["added"]: round(p["languages"][VOCAB_LEARN]["tokens_per_character"], 3)
+            for p in found["sweep"]
+        }
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--dist", type=pathlib.Path, default=pathlib.Path("web/dist"))
@@ -419,6 +575,7 @@ def main():
                 results.append(run_device(browser, base, device, a.steps, desktop, a.out, failures))
         tokenizer = a.out / "desktop-model-0" / "tokenizer.json"
         results.append(microscope(browser, base, tokenizer, a.out, failures))
+        results.append(vocabulary(browser, base, a.beyond, a.out, failures))
         browser.close()
     summary = {
         "steps": a.steps,
