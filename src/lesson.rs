@@ -1,8 +1,10 @@
 //! The first lesson, small enough for a browser tab: generate a micro world, train a micro base
 //! model on its English corpus step by step in memory, reporting the loss of every step, then
-//! put the world's benchmark questions to it.
+//! put the world's benchmark questions to it and measure its perplexity on held-out text.
 //! It runs as an async job that yields after every step and reads values back without blocking,
 //! so the same code serves the web page (where nothing may block) and the desktop.
+
+use std::collections::BTreeMap;
 
 use burn::module::Module;
 use burn::prelude::*;
@@ -10,6 +12,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::eval::mcq::{self, McqOptions, McqReport, McqSet, Scoring};
+use crate::eval::perplexity::{PerplexityOptions, PerplexityReport, perplexity_async};
 use crate::jobs::{Event, JobContext, yield_now};
 use crate::model::checkpoint::{TOKENIZER_FILE, checkpoint_files_async};
 use crate::model::generate::generate_async;
@@ -94,6 +97,8 @@ pub struct Lesson {
     pub questions_jsonl: Vec<u8>,
     /// The first words of the world's first English document: a prompt to continue.
     pub prompt_example: String,
+    /// The world's held-out documents, per language (`en`, `zh`): text the model never trained on.
+    pub heldout: Vec<(String, String)>,
 }
 
 /// Tokens the trained model adds to a prompt it continues.
@@ -136,6 +141,26 @@ impl Lesson {
             |_| std::ops::ControlFlow::Continue(()),
         )
         .await
+    }
+
+    /// The trained model's perplexity on the world's held-out documents, per language: English,
+    /// which it trained on (other documents), and the world's other language, which it never
+    /// saw. Losses are read back without blocking.
+    pub async fn perplexity(&self, ctx: &JobContext) -> Result<BTreeMap<String, PerplexityReport>> {
+        let tokenizer = self.tokenizer()?;
+        let mut out = BTreeMap::new();
+        for (lang, text) in &self.heldout {
+            ctx.message(format!("perplexity on the held-out {lang} documents"));
+            // Two documents a pass: short turns for a page's one thread on the CPU backend.
+            let options = PerplexityOptions {
+                batch_size: 2,
+                ..PerplexityOptions::default()
+            };
+            let report =
+                perplexity_async(&self.model, &tokenizer, text, &options, Some(ctx)).await?;
+            out.insert(lang.clone(), report);
+        }
+        Ok(out)
     }
 
     /// The world's English questions.
@@ -208,6 +233,17 @@ pub async fn run(
         &[],
     )?;
     let corpus = String::from_utf8_lossy(file("corpus/en.txt")?).into_owned();
+    let heldout: Vec<(String, String)> = world
+        .files
+        .iter()
+        .filter_map(|(name, bytes)| {
+            let lang = name.strip_prefix("heldout/")?.strip_suffix(".txt")?;
+            Some((
+                lang.to_string(),
+                String::from_utf8_lossy(bytes).into_owned(),
+            ))
+        })
+        .collect();
     let prompt_example = corpus
         .lines()
         .find(|l| !l.trim().is_empty())
@@ -286,6 +322,7 @@ pub async fn run(
         tokenizer_json,
         questions_jsonl,
         prompt_example,
+        heldout,
     })
 }
 
@@ -304,6 +341,7 @@ mod tests {
         let events: Vec<Event> = job.events.iter().collect();
         let (lesson, asked) = job.wait().unwrap();
         assert!(!lesson.prompt_example.is_empty());
+        held_out_perplexity(&lesson);
         let report = &lesson.report;
         assert_eq!(report.losses.len(), 40);
         let losses: Vec<f64> = events
@@ -417,5 +455,48 @@ mod tests {
                 assert_eq!(x.scores[x.predicted], x.scores[best]);
             }
         }
+    }
+
+    /// The trained model's perplexity on held-out text, read back without blocking, is the
+    /// blocking scorer's; on English, which it trained on, it is well below a fresh model's
+    /// (ln of the vocabulary's size per token), and below the language it never saw.
+    fn held_out_perplexity(lesson: &Lesson) {
+        let langs: Vec<&str> = lesson.heldout.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(langs, ["en", "zh"]);
+        let job = Job::spawn_async("perplexity", None, {
+            let lesson = lesson.clone();
+            |ctx| async move { lesson.perplexity(&ctx).await }
+        });
+        let measured = job.wait().unwrap();
+        let tokenizer = lesson.tokenizer().unwrap();
+        for (lang, text) in &lesson.heldout {
+            let options = PerplexityOptions {
+                batch_size: 3,
+                ..PerplexityOptions::default()
+            };
+            let blocking = crate::eval::perplexity::perplexity(
+                &lesson.model,
+                &tokenizer,
+                text,
+                &options,
+                None,
+            )
+            .unwrap();
+            let ours = &measured[lang];
+            assert_eq!((ours.tokens, ours.bytes), (blocking.tokens, blocking.bytes));
+            assert!(
+                (ours.nll_per_token - blocking.nll_per_token).abs() < 1e-4,
+                "{lang}: {} vs {}",
+                ours.nll_per_token,
+                blocking.nll_per_token
+            );
+        }
+        let uniform = (lesson.report.vocab_size as f64).ln();
+        assert!(
+            measured["en"].nll_per_token < uniform - 0.5,
+            "{:?}",
+            measured["en"]
+        );
+        assert!(measured["en"].bits_per_byte < measured["zh"].bits_per_byte);
     }
 }

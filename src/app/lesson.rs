@@ -1,7 +1,10 @@
 //! The Lesson panel: a micro world and a micro model trained in memory while the page draws
 //! (the web page's start; on the desktop, the quickest look at training). It starts the core's
 //! lesson job and draws its events: the stage, the loss curve, the speed; then puts the world's
-//! benchmark to the trained model and shows what it chose.
+//! benchmark to the trained model and shows what it chose, and measures its perplexity on
+//! held-out text.
+
+use std::collections::BTreeMap;
 
 use eframe::egui;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
@@ -10,6 +13,7 @@ use super::running::Task;
 use super::style;
 use crate::device::{self, DeviceChoice};
 use crate::eval::mcq::{McqReport, McqSet};
+use crate::eval::perplexity::PerplexityReport;
 use crate::lesson::{self, Lesson, LessonReport, LessonSpec, NEW_TOKENS};
 use crate::model::Generation;
 
@@ -49,6 +53,12 @@ pub struct LessonPanel {
     pub continue_when_trained: bool,
     /// Set once per finished continuation, for a face that reports it elsewhere.
     pub continued: Option<Result<Generation, String>>,
+    /// The trained model's perplexity on the world's held-out documents, per language.
+    perplexity: Task<BTreeMap<String, PerplexityReport>>,
+    /// Measure it as soon as the lesson has trained the model (the address asks).
+    pub perplexity_when_trained: bool,
+    /// Set once per finished measurement, for a face that reports it elsewhere.
+    pub measured: Option<Result<BTreeMap<String, PerplexityReport>, String>>,
 }
 
 impl Default for LessonPanel {
@@ -72,6 +82,9 @@ impl Default for LessonPanel {
             continuation: Task::default(),
             continue_when_trained: false,
             continued: None,
+            perplexity: Task::default(),
+            perplexity_when_trained: false,
+            measured: None,
         }
     }
 }
@@ -150,7 +163,21 @@ impl LessonPanel {
             });
     }
 
+    /// Measures the trained model's perplexity on the world's held-out documents.
+    pub fn start_perplexity(&mut self, ctx: &egui::Context) {
+        let Some(lesson) = self.task.output().cloned() else {
+            return;
+        };
+        self.perplexity
+            .start_async("perplexity", ctx, move |job| async move {
+                lesson.perplexity(&job).await
+            });
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        if self.perplexity.poll() {
+            self.measured = self.perplexity.result().cloned();
+        }
         if self.task.poll() {
             self.finished = self.task.result().map(|r| match r {
                 Ok(lesson) => Ok(lesson.report.clone()),
@@ -170,6 +197,9 @@ impl LessonPanel {
                 }
                 if std::mem::take(&mut self.continue_when_trained) {
                     self.start_continue(ui.ctx());
+                }
+                if std::mem::take(&mut self.perplexity_when_trained) {
+                    self.start_perplexity(ui.ctx());
                 }
             }
         }
@@ -239,6 +269,7 @@ impl LessonPanel {
             self.save_ui(ui);
             self.continue_ui(ui);
             self.ask_ui(ui);
+            self.perplexity_ui(ui);
         }
         if !losses.is_empty() {
             Plot::new("lesson curves")
@@ -275,6 +306,53 @@ impl LessonPanel {
             }
         });
         self.continuation.error_ui(ui);
+    }
+
+    /// The button that measures perplexity on held-out text, and what it measured.
+    fn perplexity_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let idle = !self.perplexity.is_running() && !self.task.is_running();
+            if ui
+                .add_enabled(idle, egui::Button::new("Measure perplexity"))
+                .on_hover_text(
+                    "on the world's held-out documents: English, which the model trained on \
+                     (other documents), and Chinese, which it never saw",
+                )
+                .clicked()
+            {
+                self.start_perplexity(ui.ctx());
+            }
+            self.perplexity.status_ui(ui, true);
+        });
+        self.perplexity.error_ui(ui);
+        let Some(measured) = self.perplexity.output() else {
+            return;
+        };
+        egui::Grid::new("lesson-perplexity")
+            .striped(true)
+            .show(ui, |ui| {
+                for h in [
+                    "held-out documents",
+                    "tokens",
+                    "perplexity",
+                    "bits per byte [95%]",
+                ] {
+                    ui.strong(h);
+                }
+                ui.end_row();
+                for (lang, p) in measured {
+                    ui.label(format!("{lang} ({})", p.sequences));
+                    ui.label(p.tokens.to_string());
+                    ui.label(format!("{:.2}", p.perplexity));
+                    ui.label(format!(
+                        "{:.3} [{:.3}, {:.3}]",
+                        p.bits_per_byte,
+                        p.bits_per_byte_interval.low,
+                        p.bits_per_byte_interval.high
+                    ));
+                    ui.end_row();
+                }
+            });
     }
 
     /// The button that asks the world's questions, and the model's answers.
@@ -447,5 +525,12 @@ mod tests {
         let asked = h.state_mut().asked.take().unwrap().unwrap();
         assert_eq!(asked.questions, 6, "2 questions in each of 3 subjects");
         wait_for(&mut h, "never_seen", 5);
+
+        // Its perplexity on the world's held-out documents, per language.
+        click(&mut h, "Measure perplexity");
+        wait_for(&mut h, "bits per byte", 60);
+        let measured = h.state_mut().measured.take().unwrap().unwrap();
+        assert_eq!(measured.keys().collect::<Vec<_>>(), ["en", "zh"]);
+        wait_for(&mut h, "zh (10)", 5);
     }
 }

@@ -312,6 +312,12 @@ impl App {
                 Err(e) => web::publish("benchmark_error", &e.into()),
             }
         }
+        if let Some(measured) = self.lesson.measured.take() {
+            match measured {
+                Ok(report) => web::publish_json("perplexity", &report),
+                Err(e) => web::publish("perplexity_error", &e.into()),
+            }
+        }
         if let Some(continued) = self.lesson.continued.take() {
             match continued {
                 Ok(generation) => web::publish_json("continuation", &generation),

@@ -4,9 +4,10 @@
 //!
 //! The page's address can ask for a start: `?lesson=run` trains the lesson at once,
 //! `&device=cpu|webgpu|auto` picks where, `&steps=N` how long, `&save=zip` downloads the
-//! trained model as soon as it is trained (`window.beyond.saved` then says what was saved), and
+//! trained model as soon as it is trained (`window.beyond.saved` then says what was saved),
 //! `&ask=N|all` puts the world's questions (N per subject) to it (`window.beyond.benchmark`),
-//! and `&prompt=TEXT` has it continue TEXT (`window.beyond.continuation`).
+//! `&prompt=TEXT` has it continue TEXT (`window.beyond.continuation`), and `&perplexity=1`
+//! measures its perplexity on the world's held-out text (`window.beyond.perplexity`).
 //! `?page=microscope` opens the token microscope, whose loaded tokenizers are published as
 //! `window.beyond.microscope`. `?page=vocabulary` opens the vocabulary lab, where
 //! `&analyse=en,zh` analyses those built-in samples, `&extend=zh:200` learns 200 tokens from
@@ -87,6 +88,7 @@ async fn run(canvas_id: &str) -> Result<(), JsValue> {
                     app.lesson.prompt = prompt;
                     app.lesson.continue_when_trained = true;
                 }
+                app.lesson.perplexity_when_trained = asks.perplexity;
                 if let Some(limit) = asks.ask {
                     app.lesson.ask_when_trained = true;
                     app.lesson.ask_limit = limit;
@@ -142,6 +144,8 @@ struct Asks {
     ask: Option<Option<usize>>,
     device: Option<DeviceChoice>,
     steps: Option<u64>,
+    /// Measure the trained model's perplexity on held-out text (`&perplexity=1`).
+    perplexity: bool,
     /// Analyse the built-in samples of these languages (`&analyse=en,zh`).
     analyse: Option<Vec<String>>,
     /// Extend the tokenizer by N tokens learned from a language's text (`&extend=zh:200`).
@@ -172,6 +176,7 @@ impl Asks {
             }),
             device: get("device").and_then(|d| d.parse().ok()),
             steps: get("steps").and_then(|s| s.parse().ok()),
+            perplexity: get("perplexity").is_some_and(|v| v == "1"),
             analyse: get("analyse").map(|v| v.split(',').map(str::to_string).collect()),
             extend: get("extend").and_then(|v| {
                 let (lang, n) = v.split_once(':')?;

@@ -29,6 +29,10 @@ pub struct LessonArgs {
     /// Then have the trained model continue this text (greedy decoding).
     #[arg(long, value_name = "TEXT")]
     prompt: Option<String>,
+    /// Then measure the trained model's perplexity on the world's held-out documents (English,
+    /// which it trained on, and Chinese, which it never saw).
+    #[arg(long)]
+    perplexity: bool,
     /// With --ask: at most this many questions per subject.
     #[arg(long, value_name = "N", requires = "ask")]
     questions: Option<usize>,
@@ -42,7 +46,7 @@ pub fn run(a: LessonArgs) -> anyhow::Result<()> {
     spec.steps = a.steps;
     let name = info.summary();
     let save = a.save.clone();
-    let (ask, limit, prompt) = (a.ask, a.questions, a.prompt.clone());
+    let (ask, limit, prompt, measure) = (a.ask, a.questions, a.prompt.clone(), a.perplexity);
     let job = Job::spawn_async("lesson", None, move |ctx| async move {
         let lesson = lesson::run(spec, device, name, &ctx).await?;
         if let Some(dir) = &save {
@@ -58,10 +62,15 @@ pub fn run(a: LessonArgs) -> anyhow::Result<()> {
             true => Some(lesson.ask(limit, &ctx).await?),
             false => None,
         };
+        let perplexity = match measure {
+            true => Some(lesson.perplexity(&ctx).await?),
+            false => None,
+        };
         Ok(Outcome {
             report: lesson.report,
             continuation,
             benchmark,
+            perplexity,
         })
     });
     render::cancel_on_ctrl_c(&job);
@@ -100,10 +109,20 @@ pub fn run(a: LessonArgs) -> anyhow::Result<()> {
             );
         }
     }
+    for (lang, p) in outcome.perplexity.iter().flatten() {
+        println!(
+            "held-out {lang} documents: perplexity {:.2}, {:.3} bits per byte [{:.3}, {:.3}] ({} tokens)",
+            p.perplexity,
+            p.bits_per_byte,
+            p.bits_per_byte_interval.low,
+            p.bits_per_byte_interval.high,
+            p.tokens
+        );
+    }
     Ok(())
 }
 
-/// What `beyond lesson` reports: the training, and the benchmark when asked.
+/// What `beyond lesson` reports: the training, and what else was asked.
 #[derive(serde::Serialize)]
 struct Outcome {
     #[serde(flatten)]
@@ -112,4 +131,8 @@ struct Outcome {
     continuation: Option<beyond::model::Generation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     benchmark: Option<beyond::eval::mcq::McqReport>,
+    /// Per language of the held-out documents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    perplexity:
+        Option<std::collections::BTreeMap<String, beyond::eval::perplexity::PerplexityReport>>,
 }

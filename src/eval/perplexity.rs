@@ -119,6 +119,18 @@ pub fn perplexity(
     options: &PerplexityOptions,
     ctx: Option<&JobContext>,
 ) -> Result<PerplexityReport> {
+    futures_lite::future::block_on(perplexity_async(model, tokenizer, text, options, ctx))
+}
+
+/// [`perplexity`], reading each batch's losses back without blocking and letting the host run
+/// after it (a web page keeps drawing).
+pub async fn perplexity_async(
+    model: &Llama,
+    tokenizer: &TextTokenizer,
+    text: &str,
+    options: &PerplexityOptions,
+    ctx: Option<&JobContext>,
+) -> Result<PerplexityReport> {
     let max_len = options
         .max_len
         .unwrap_or(model.config.max_position_embeddings)
@@ -185,7 +197,9 @@ pub fn perplexity(
             &labels,
         );
         let values = nll
-            .into_data()
+            .into_data_async()
+            .await
+            .map_err(|e| Error::Device(format!("reading losses: {e:?}")))?
             .try_into_vec::<f32>()
             .map_err(|e| Error::Device(format!("reading losses: {e:?}")))?;
         total_nll += values.iter().map(|&v| v as f64).sum::<f64>();
@@ -206,6 +220,7 @@ pub fn perplexity(
                 "batches",
             );
         }
+        crate::jobs::yield_now().await;
     }
     let nll_per_token = total_nll / tokens.max(1) as f64;
     Ok(PerplexityReport {

@@ -16,6 +16,8 @@ For each device the page offers (WebGPU, and the CPU fallback) it opens the buil
 - the world's benchmark put to the trained model in the page (`&ask=N`, N questions per subject)
   scores every option as the desktop does (`beyond lesson --ask --questions N`) within 1e-3, and
   picks the same answers;
+- the trained model's perplexity on the world's held-out English and Chinese documents
+  (`&perplexity=1`) is the desktop's (`beyond lesson --perplexity`) within 1e-3;
 - on WebGPU the lesson trained on the GPU when the browser gave an adapter, on the device the
   page draws with;
 - the tab kept drawing: the longest main-thread task and the gaps between animation frames.
@@ -92,6 +94,7 @@ DONE = "window.beyond && (window.beyond.lesson || window.beyond.lesson_error || 
 SAVED = "window.beyond && (window.beyond.saved || window.beyond.save_error || window.beyond.error)"
 ASKED = "window.beyond && (window.beyond.benchmark || window.beyond.benchmark_error || window.beyond.error)"
 CONTINUED = "window.beyond && (window.beyond.continuation || window.beyond.continuation_error || window.beyond.error)"
+MEASURED = "window.beyond && (window.beyond.perplexity || window.beyond.perplexity_error || window.beyond.error)"
 # Questions per subject put to the lesson's model (the world has three subjects).
 ASK = 2
 # What the lesson's model is asked to continue.
@@ -101,6 +104,8 @@ PROMPT = "The people of"
 VOCAB_LANGS = ["en", "zh", "ar", "hi"]
 VOCAB_LEARN, VOCAB_ADD, VOCAB_SIZES = "zh", 200, [0, 50, 200]
 REPO = pathlib.Path(__file__).resolve().parents[2]
+# What the page's perplexity must share with the desktop's (numbers within 1e-3).
+PERPLEXITY_FIELDS = ["nll_per_token", "perplexity", "bits_per_byte", "tokens", "bytes", "sequences"]
 MODEL_FILES = ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json"]
 
 
@@ -162,12 +167,14 @@ def run_device(browser, base, device, steps, desktop, out, failures):
     page.on("download", lambda d: downloads.append(d))
     page.add_init_script(FRAME_RECORDER)
     prompt = urllib.parse.quote(PROMPT)
-    page.goto(f"{base}/?lesson=run&device={device}&steps={steps}&save=zip&ask={ASK}&prompt={prompt}")
+    page.goto(f"{base}/?lesson=run&device={device}&steps={steps}&save=zip&ask={ASK}&prompt={prompt}"
+              "&perplexity=1")
     page.wait_for_function(DONE, timeout=600_000, polling=500)
     if page.evaluate("!!window.beyond.lesson"):
         page.wait_for_function(SAVED, timeout=300_000, polling=250)
         page.wait_for_function(ASKED, timeout=600_000, polling=250)
         page.wait_for_function(CONTINUED, timeout=600_000, polling=250)
+        page.wait_for_function(MEASURED, timeout=600_000, polling=250)
     report_path, report_error = out / f"benchmark-{device}.json", None
     if page.evaluate("!!window.beyond.benchmark"):
         try:
@@ -201,6 +208,8 @@ def run_device(browser, base, device, steps, desktop, out, failures):
         fail(f"the benchmark failed: {state['benchmark_error']}")
     if state.get("continuation_error"):
         fail(f"the continuation failed: {state['continuation_error']}")
+    if state.get("perplexity_error"):
+        fail(f"the perplexity failed: {state['perplexity_error']}")
     if errors:
         fail(f"console errors: {errors[:5]}")
     drawn, colours = not_blank(png)
@@ -259,6 +268,17 @@ def run_device(browser, base, device, steps, desktop, out, failures):
             result["benchmark_report_bytes"] = report_path.stat().st_size
     elif not state.get("benchmark_error"):
         fail("the benchmark was not asked")
+    if state.get("perplexity"):
+        ours, theirs = json.loads(state["perplexity"]), desktop["perplexity"]
+        result["bits_per_byte"] = {lang: round(p["bits_per_byte"], 4) for lang, p in ours.items()}
+        try:
+            same({k: {f: p[f] for f in PERPLEXITY_FIELDS} for k, p in ours.items()},
+                 {k: {f: p[f] for f in PERPLEXITY_FIELDS} for k, p in theirs.items()},
+                 tol=1e-3, where="perplexity")
+        except ValueError as e:
+            fail(f"the held-out perplexity differs from the desktop's: {e}")
+    elif not state.get("perplexity_error"):
+        fail("the perplexity was not measured")
     if not downloads:
         fail("the trained model was not downloaded")
     else:
@@ -286,7 +306,8 @@ def desktop_lesson(beyond, steps, model_dir):
     `model_dir`."""
     out = subprocess.run(
         [beyond, "lesson", "--device", "cpu", "--json", "--steps", str(steps),
-         "--save", str(model_dir), "--ask", "--questions", str(ASK), "--prompt", PROMPT],
+         "--save", str(model_dir), "--ask", "--questions", str(ASK), "--prompt", PROMPT,
+         "--perplexity"],
         check=True, capture_output=True, text=True,
     ).stdout
     return dict(json.loads(out), model_dir=model_dir)
