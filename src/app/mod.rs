@@ -1,7 +1,7 @@
 //! The app: one egui app for the desktop window and the web page. Panels start core jobs and
 //! render what they return; they hold no work of their own. The web page has the pages that need
 //! no file system or threads of their own (the lesson, the token microscope, the vocabulary
-//! lab); the others say they are for the desktop.
+//! lab, and a Playground for a model given as files); the others say they are for the desktop.
 
 mod arrivals;
 mod bidi;
@@ -15,6 +15,8 @@ mod lesson;
 mod microscope;
 #[cfg(feature = "native")]
 mod model;
+#[cfg(not(feature = "native"))]
+mod page_model;
 #[cfg(feature = "native")]
 mod playground;
 #[cfg(feature = "native")]
@@ -180,6 +182,9 @@ struct App {
     evaluate: evaluate::EvaluatePanel,
     #[cfg(feature = "native")]
     playground: playground::PlaygroundPanel,
+    /// The web page's Playground: a model given as files.
+    #[cfg(not(feature = "native"))]
+    page_model: page_model::PageModelPanel,
     #[cfg(feature = "native")]
     rate: rate::RatePanel,
     frames: FrameTimes,
@@ -285,6 +290,7 @@ impl App {
         match self.page {
             Page::Microscope => self.microscope.ui(ui),
             Page::Vocabulary => self.vocabulary.ui(ui),
+            Page::Playground => self.page_model.ui(ui),
             _ => self.lesson.ui(ui),
         }
     }
@@ -326,6 +332,9 @@ impl App {
         }
         if self.page == Page::Microscope {
             web::publish_json("microscope", &self.microscope.loaded());
+        }
+        if std::mem::take(&mut self.page_model.finished) {
+            web::publish_json("model", &self.page_model.report());
         }
         if std::mem::take(&mut self.vocabulary.finished) {
             web::publish_json("vocabulary", &self.vocabulary.report());

@@ -12,6 +12,9 @@
 //! `window.beyond.microscope`. `?page=vocabulary` opens the vocabulary lab, where
 //! `&analyse=en,zh` analyses those built-in samples, `&extend=zh:200` learns 200 tokens from
 //! one and `&sweep=0,50,100` sweeps those sizes; what it found is `window.beyond.vocabulary`.
+//! `?page=playground&measure=en` opens the Playground, where a model given as files (the
+//! picker, a drop) continues `&prompt=TEXT` and is measured on the built-in English text once
+//! it is loaded (`window.beyond.model`).
 
 use burn::tensor::wgpu::{WgpuSetup, wgpu};
 use eframe::{egui, egui_wgpu};
@@ -84,6 +87,16 @@ async fn run(canvas_id: &str) -> Result<(), JsValue> {
                 }
                 app.lesson.save_when_trained = asks.save;
                 asks.vocabulary(&mut app.vocabulary);
+                if let Some(text) = &asks.measure {
+                    app.page_model.run_when_loaded = true;
+                    app.page_model.text.clone_from(text);
+                    if let Some(prompt) = &asks.prompt {
+                        app.page_model.prompt.clone_from(prompt);
+                    }
+                    if let Some(device) = asks.device {
+                        app.page_model.device = device;
+                    }
+                }
                 if let Some(prompt) = asks.prompt {
                     app.lesson.prompt = prompt;
                     app.lesson.continue_when_trained = true;
@@ -146,6 +159,9 @@ struct Asks {
     steps: Option<u64>,
     /// Measure the trained model's perplexity on held-out text (`&perplexity=1`).
     perplexity: bool,
+    /// The Playground's model, once given: continue the prompt, then measure its perplexity on
+    /// this built-in text (`?page=playground&measure=en`).
+    measure: Option<String>,
     /// Analyse the built-in samples of these languages (`&analyse=en,zh`).
     analyse: Option<Vec<String>>,
     /// Extend the tokenizer by N tokens learned from a language's text (`&extend=zh:200`).
@@ -164,6 +180,7 @@ impl Asks {
             page: get("page").and_then(|v| match v.as_str() {
                 "microscope" => Some(Page::Microscope),
                 "vocabulary" => Some(Page::Vocabulary),
+                "playground" => Some(Page::Playground),
                 "lesson" => Some(Page::Lesson),
                 _ => None,
             }),
@@ -177,6 +194,7 @@ impl Asks {
             device: get("device").and_then(|d| d.parse().ok()),
             steps: get("steps").and_then(|s| s.parse().ok()),
             perplexity: get("perplexity").is_some_and(|v| v == "1"),
+            measure: get("measure"),
             analyse: get("analyse").map(|v| v.split(',').map(str::to_string).collect()),
             extend: get("extend").and_then(|v| {
                 let (lang, n) = v.split_once(':')?;

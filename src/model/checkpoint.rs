@@ -89,6 +89,53 @@ impl Checkpoint {
         )
     }
 
+    /// An HF model given as files in memory (a folder's files handed to a web page):
+    /// `config.json`, the `.safetensors` weights (one file or shards) and `tokenizer.json`, with
+    /// `tokenizer_config.json` when given; names may carry folders (only the last part counts),
+    /// other files are left alone. `label` names the model in errors.
+    pub fn from_files(
+        label: &Path,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<(Self, super::TextTokenizer)> {
+        let base = |name: &str| name.rsplit(['/', '\\']).next().unwrap_or(name).to_string();
+        let find = |wanted: &str| {
+            files
+                .iter()
+                .find(|(n, _)| base(n) == wanted)
+                .map(|(_, b)| b)
+        };
+        let missing = |what: &str| {
+            Error::InvalidInput(format!(
+                "{}: no {what} among the files given ({})",
+                label.display(),
+                files
+                    .iter()
+                    .map(|(n, _)| base(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        };
+        let config = find(CONFIG_FILE).ok_or_else(|| missing(CONFIG_FILE))?;
+        let weights: Vec<(PathBuf, Vec<u8>)> = files
+            .iter()
+            .filter(|(n, _)| base(n).ends_with(".safetensors"))
+            .map(|(n, b)| (label.join(base(n)), b.clone()))
+            .collect();
+        if weights.is_empty() {
+            return Err(missing("`.safetensors` weights"));
+        }
+        let tokenizer = find(TOKENIZER_FILE).ok_or_else(|| missing(TOKENIZER_FILE))?;
+        let checkpoint = Self::from_bytes(label, config, weights)?;
+        let tokenizer = super::TextTokenizer::from_bytes(
+            tokenizer,
+            &label.join(TOKENIZER_FILE),
+            find(TOKENIZER_CONFIG_FILE).map(Vec::as_slice),
+            checkpoint.config.bos_token_id,
+            &checkpoint.config.eos_token_ids,
+        )?;
+        Ok((checkpoint, tokenizer))
+    }
+
     fn from_parts(
         source: &Path,
         config_path: &Path,

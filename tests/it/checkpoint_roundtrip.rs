@@ -105,6 +105,34 @@ fn sharded_save_writes_an_index_and_loads_back() {
         .collect();
     assert!(shards.len() >= 3, "{shards:?}");
     assert!(!out.path().join("model.safetensors").exists());
+
+    // The same shards handed over as files in memory (as a web page gets a folder's files),
+    // under names that carry a folder, with the fixture's tokenizer.
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let name = format!("picked/{}", p.file_name().unwrap().to_string_lossy());
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect();
+    let tokenizer = common::fixture_a().join("tokenizer.json");
+    files.push(("tokenizer.json".into(), std::fs::read(&tokenizer).unwrap()));
+    let label = std::path::Path::new("picked");
+    let (given, text) = Checkpoint::from_files(label, &files).unwrap();
+    let (given, _) = given.load(&Device::flex()).unwrap();
+    assert_eq!(logits(&model, &PROMPT), logits(&given, &PROMPT));
+    assert_eq!(text.encode_with_bos("Hello").unwrap()[0], 1);
+    // Without a tokenizer the error says what is missing and what was given.
+    files.retain(|(name, _)| !name.ends_with("tokenizer.json"));
+    let err = match Checkpoint::from_files(label, &files) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a model without its tokenizer loaded"),
+    };
+    assert!(
+        err.contains("no tokenizer.json") && err.contains("config.json"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -29,6 +29,11 @@ Then it opens the token microscope (`?page=microscope`), clicks its Open button 
 tokenizer as a person would, gives the browser's file picker the lesson's `tokenizer.json`, and
 checks that both tokenizers loaded (LLaMA-2's, fetched beside the page, and the picked one).
 
+Then the Playground (`?page=playground`): the desktop's saved lesson model, its four files given
+through the browser's file picker after a click on Open…, loads on the CPU backend, continues
+the prompt with the desktop's very tokens and measures the built-in English UDHR text as
+`beyond eval perplexity` does on the repository's file (within 1e-3).
+
 Then the vocabulary lab (`?page=vocabulary`): LLaMA-2's tokenizer on built-in UDHR samples in
 four scripts, extended by tokens learned from the Chinese one, and a sweep of extension sizes.
 Its analysis, extension and sweep must equal the desktop's (`beyond vocab analyze|extend|sweep
@@ -465,6 +470,84 @@ def speeds(runs):
     return {"median": statistics.median(values), "min": values[0], "max": values[-1], "runs": len(values)}
 
 
+def pick_files(page, control, files, done, tries=5):
+    """Clicks the app's button `control` and gives the browser's file picker `files` (or, when
+    the click's user activation lapsed and rfd shows its card instead, the card's file button),
+    clicking again when a click is lost, until `done` (a script) holds. Returns the clicks."""
+    page.wait_for_function(
+        f"window.beyond && window.beyond.controls && window.beyond.controls['{control}']",
+        timeout=120_000, polling=250,
+    )
+    x, y = page.evaluate(f"window.beyond.controls['{control}']")
+    opened = []
+    page.on("filechooser", lambda c: (opened.append(True), c.set_files([str(f) for f in files])))
+    card = ("(document.getElementById('rfd-overlay') && "
+            "!document.getElementById('rfd-overlay').classList.contains('hidden'))")
+    for clicks in range(1, tries + 1):
+        page.mouse.click(x, y)
+        try:
+            page.wait_for_function(f"({done}) || {card}", timeout=10_000, polling=250)
+            break
+        except Exception:
+            if clicks == tries:
+                raise
+    if not opened and page.evaluate(card):
+        page.click("#rfd-input")
+    page.wait_for_function(done, timeout=300_000, polling=250)
+    return clicks
+
+
+def playground(browser, base, beyond, model_dir, continuation, out, failures):
+    """A model given to the page as files: the desktop's saved lesson model."""
+    fail = lambda what: failures.append(f"playground: {what}")
+    english = REPO / "assets/corpora/udhr/en.txt"
+    theirs = json.loads(subprocess.run(
+        [beyond, "eval", "perplexity", "--model", str(model_dir), "--text", f"en={english}",
+         "--batch-size", "2", "--device", "cpu", "--json"],
+        check=True, capture_output=True, text=True,
+    ).stdout)["rows"][0]
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    prompt = urllib.parse.quote(PROMPT)
+    page.goto(f"{base}/?page=playground&measure=en&device=cpu&prompt={prompt}")
+    done = ("window.beyond && (window.beyond.error || (window.beyond.model && (() => {"
+            " const m = JSON.parse(window.beyond.model);"
+            " return m.perplexity || Object.values(m.errors).some(e => e); })()))")
+    result = {"page": "playground"}
+    try:
+        result["clicks"] = pick_files(page, "open model files", [model_dir / f for f in MODEL_FILES], done)
+    except Exception as e:
+        fail(f"the model's files did not go in, or it did not finish: {e}")
+    state = json.loads(page.evaluate("JSON.stringify(window.beyond || {})"))
+    found = json.loads(state.get("model") or "{}")
+    page.wait_for_timeout(300)
+    png = out / "page-playground.png"
+    page.screenshot(path=str(png))
+    page.close()
+    result.update(console_errors=errors, model=found.get("model"))
+    if state.get("error") or any((found.get("errors") or {}).values()):
+        fail(f"the page failed: {state.get('error') or found.get('errors')}")
+    if errors:
+        fail(f"console errors: {errors[:5]}")
+    drawn, colours = not_blank(png)
+    if not drawn:
+        fail(f"the screenshot {png} is blank ({colours} colours)")
+    ours = found.get("continuation") or {}
+    if ours.get("ids") != continuation["ids"]:
+        fail(f"the continuation {ours.get('text')!r} is not the desktop's {continuation['text']!r}")
+    p = found.get("perplexity")
+    if p:
+        result["bits_per_byte"] = p["bits_per_byte"]
+        try:
+            same({f: p[f] for f in PERPLEXITY_FIELDS}, {f: theirs[f] for f in PERPLEXITY_FIELDS},
+                 tol=1e-3, where="perplexity")
+        except ValueError as e:
+            fail(f"the perplexity differs from `beyond eval perplexity`'s: {e}")
+    return result
+
+
 def desktop_vocabulary(beyond, out):
     """The vocabulary lab's work on the desktop: `beyond vocab analyze|extend|sweep --json` on
     the repository's LLaMA-2 tokenizer and UDHR files."""
@@ -586,17 +669,20 @@ def main():
     a.out.mkdir(parents=True, exist_ok=True)
     base = serve(a.dist)
     devices = a.devices.split(",")
-    failures, desktops, results = [], [], []
+    failures, desktops, results, first = [], [], [], None
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=a.chromium, headless=True, args=CHROMIUM_FLAGS)
         for r in range(a.rounds):
             desktop = desktop_lesson(a.beyond, a.steps, a.out / f"desktop-model-{r}")
+            first = first or desktop
             desktops.append({k: desktop[k] for k in ("device", "tokens_per_second", "seconds")})
             for device in devices:
                 results.append(run_device(browser, base, device, a.steps, desktop, a.out, failures))
         tokenizer = a.out / "desktop-model-0" / "tokenizer.json"
         results.append(microscope(browser, base, tokenizer, a.out, failures))
         results.append(vocabulary(browser, base, a.beyond, a.out, failures))
+        results.append(playground(browser, base, a.beyond, first["model_dir"],
+                                  first["continuation"], a.out, failures))
         browser.close()
     summary = {
         "steps": a.steps,
