@@ -10,7 +10,7 @@ use eframe::egui;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::running::Task;
-use super::style;
+use super::{settings, style};
 use crate::device::{self, DeviceChoice};
 use crate::eval::mcq::{McqReport, McqSet};
 use crate::eval::perplexity::PerplexityReport;
@@ -161,6 +161,24 @@ impl LessonPanel {
             .start_async("continue", ctx, move |_| async move {
                 lesson.continue_text(&prompt, NEW_TOKENS).await
             });
+    }
+
+    /// Records the fields worth keeping between sessions.
+    pub fn remember(&self, s: &mut settings::Settings) {
+        s.lesson.seed = Some(self.seed);
+        s.lesson.steps = Some(self.steps);
+        s.lesson.device = Some(self.device);
+        s.lesson.prompt = Some(self.prompt.clone()).filter(|p| !p.trim().is_empty());
+    }
+
+    /// Puts back what [`Self::remember`] recorded.
+    pub fn restore(&mut self, s: &settings::Settings) {
+        self.seed = s.lesson.seed.unwrap_or(self.seed);
+        self.steps = s.lesson.steps.unwrap_or(self.steps).clamp(1, 2000);
+        if let Some(device) = s.lesson.device.filter(|d| choices().contains(d)) {
+            self.device = device;
+        }
+        settings::recall(&s.lesson.prompt, &mut self.prompt);
     }
 
     /// Measures the trained model's perplexity on the world's held-out documents.
@@ -483,6 +501,32 @@ mod tests {
     use super::LessonPanel;
     use crate::app::testing::{click, harness, wait_for};
     use crate::device::DeviceChoice;
+
+    #[test]
+    fn its_settings_come_back_and_out_of_range_ones_do_not() {
+        let panel = LessonPanel {
+            seed: 3,
+            steps: 77,
+            device: DeviceChoice::Cpu,
+            prompt: "Where".into(),
+            ..LessonPanel::default()
+        };
+        let mut s = crate::app::settings::Settings::default();
+        panel.remember(&mut s);
+        let text = serde_json::to_string(&s).unwrap();
+        let mut back: crate::app::settings::Settings = serde_json::from_str(&text).unwrap();
+        let mut again = LessonPanel::default();
+        again.restore(&back);
+        assert_eq!(
+            (again.seed, again.steps, again.device, again.prompt.as_str()),
+            (3, 77, DeviceChoice::Cpu, "Where")
+        );
+        back.lesson.steps = Some(1_000_000);
+        back.lesson.device = Some(DeviceChoice::Webgpu);
+        let mut again = LessonPanel::default();
+        again.restore(&back);
+        assert_eq!((again.steps, again.device), (2000, DeviceChoice::Auto));
+    }
 
     #[test]
     fn the_lesson_trains_in_the_panel_and_draws_its_curve() {

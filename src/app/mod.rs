@@ -222,6 +222,7 @@ impl App {
             page: Some(self.page.name().to_string()),
             ..settings::Settings::default()
         };
+        self.lesson.remember(&mut s);
         self.vocabulary.remember(&mut s);
         #[cfg(feature = "native")]
         {
@@ -243,6 +244,7 @@ impl App {
         if !self.page.available() {
             self.page = Page::Lesson;
         }
+        self.lesson.restore(s);
         self.vocabulary.restore(s);
         #[cfg(feature = "native")]
         {

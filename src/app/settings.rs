@@ -23,6 +23,7 @@ pub struct Settings {
     pub evaluate: EvaluateSettings,
     pub playground: PlaygroundSettings,
     pub rate: RateSettings,
+    pub lesson: LessonSettings,
 }
 
 /// The Start page: the world's folder.
@@ -109,6 +110,16 @@ pub struct RateSettings {
     pub a: Option<String>,
     pub b: Option<String>,
     pub rater: Option<String>,
+}
+
+/// The Lesson page: the seed, the steps, the device and the prompt.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LessonSettings {
+    pub seed: Option<u64>,
+    pub steps: Option<u64>,
+    pub device: Option<DeviceChoice>,
+    pub prompt: Option<String>,
 }
 
 /// Where eframe keeps them.
