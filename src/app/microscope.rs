@@ -72,20 +72,14 @@ impl MicroscopePanel {
         }
     }
 
-    /// Asks the browser for a tokenizer file for `slot` (its file picker, through rfd); the
-    /// bytes arrive in the background.
+    /// Asks the browser for a tokenizer file for `slot` (its file picker); the bytes arrive in
+    /// the background.
     #[cfg(target_family = "wasm")]
     fn pick(&self, slot: usize, ctx: &egui::Context) {
         let dialog = rfd::AsyncFileDialog::new()
             .set_title("a tokenizer.json")
             .add_filter("tokenizer", &["json"]);
-        let (arrivals, ctx) = (self.arrivals.clone(), ctx.clone());
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Some(file) = dialog.pick_file().await {
-                arrivals.put(slot, file.file_name(), Ok(file.read().await));
-                ctx.request_repaint();
-            }
-        });
+        self.arrivals.pick(slot, dialog, false, ctx);
     }
 
     /// Each slot's tokenizer as loaded: its file's name, and its vocabulary and the tokens of

@@ -96,14 +96,7 @@ impl PageModelPanel {
     }
 
     fn take_files(&mut self, ctx: &egui::Context) {
-        for file in ctx.input(|i| i.raw.dropped_files.clone()) {
-            let name = file.path().display().to_string();
-            let (arrivals, ctx) = (self.arrivals.clone(), ctx.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                arrivals.put(0, name, file.bytes_async().await);
-                ctx.request_repaint();
-            });
-        }
+        self.arrivals.take_dropped(ctx, |_| 0);
         let arrived = self.arrivals.take();
         if arrived.is_empty() {
             return;
@@ -126,13 +119,7 @@ impl PageModelPanel {
         let dialog = rfd::AsyncFileDialog::new()
             .set_title("an HF model's config.json, .safetensors and tokenizer.json")
             .add_filter("model files", &["json", "safetensors"]);
-        let (arrivals, ctx) = (self.arrivals.clone(), ctx.clone());
-        wasm_bindgen_futures::spawn_local(async move {
-            for file in dialog.pick_files().await.unwrap_or_default() {
-                arrivals.put(0, file.file_name(), Ok(file.read().await));
-            }
-            ctx.request_repaint();
-        });
+        self.arrivals.pick(0, dialog, true, ctx);
     }
 
     /// Loads the model from the files given, on the panel's device.

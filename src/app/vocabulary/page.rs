@@ -124,18 +124,11 @@ impl Inputs {
     /// Takes files that arrived and those dropped on the page: a `.json` is a tokenizer, any
     /// other file a text.
     pub fn take_files(&mut self, ctx: &egui::Context) {
-        for file in ctx.input(|i| i.raw.dropped_files.clone()) {
-            let name = file.path().display().to_string();
-            let slot = match name.ends_with(".json") {
+        self.arrivals
+            .take_dropped(ctx, |name| match name.ends_with(".json") {
                 true => TOKENIZER,
                 false => TEXT,
-            };
-            let (arrivals, ctx) = (self.arrivals.clone(), ctx.clone());
-            wasm_bindgen_futures::spawn_local(async move {
-                arrivals.put(slot, name, file.bytes_async().await);
-                ctx.request_repaint();
             });
-        }
         for (slot, name, bytes) in self.arrivals.take() {
             match slot {
                 TOKENIZER => {
@@ -175,13 +168,7 @@ impl Inputs {
                 .set_title("a text in one language, one paragraph a line")
                 .add_filter("text", &["txt"]),
         };
-        let (arrivals, ctx) = (self.arrivals.clone(), ctx.clone());
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Some(file) = dialog.pick_file().await {
-                arrivals.put(slot, file.file_name(), Ok(file.read().await));
-                ctx.request_repaint();
-            }
-        });
+        self.arrivals.pick(slot, dialog, false, ctx);
     }
 
     pub fn rows(&mut self, ui: &mut egui::Ui) {
